@@ -1,0 +1,28 @@
+"""hpa-sklearn: scikit-learn-compatible classification of Human Protein Atlas images.
+
+Heavy parts (Keras, TensorFlow) are imported on first use, so that ``import hpa_sklearn`` and the
+data layer stay fast.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+from .datasets import CHANNELS, CLASS_NAMES  # noqa: E402
+
+# public name -> module that defines it (imported lazily, PEP 562)
+_LAZY = {}
+
+__all__ = ["CHANNELS", "CLASS_NAMES", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hpa_sklearn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

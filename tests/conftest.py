@@ -1,0 +1,35 @@
+"""Shared fixtures. Real HPA files are read from ``../shared/data/hpa`` (beside the checkout) or from
+``$HPA_SKLEARN_DATA``; tests that need them skip with the reason where neither exists."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _real_data_dir():
+    env = os.environ.get("HPA_SKLEARN_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO_ROOT.parent / "shared" / "data" / "hpa")
+    for path in candidates:
+        if (path / "train.csv").is_file():
+            return path
+    return None
+
+
+REAL_DATA = _real_data_dir()
+
+
+@pytest.fixture(scope="session")
+def real_data_dir():
+    """The folder with the real HPA files (read-only); skips the test where it is absent."""
+    if REAL_DATA is None:
+        pytest.skip(
+            "real HPA data not found: expected ../shared/data/hpa beside the checkout "
+            "or a folder named by $HPA_SKLEARN_DATA"
+        )
+    return REAL_DATA
