@@ -11,7 +11,11 @@ __version__ = "0.1.0"
 from .datasets import CHANNELS, CLASS_NAMES  # noqa: E402
 
 # public name -> module that defines it (imported lazily, PEP 562)
-_LAZY = {}
+_LAZY = {
+    "HPAVGG16Classifier": ".classifier",
+    "ChannelSelector": ".preprocessing",
+    "ImageAugmenter": ".preprocessing",
+}
 
 __all__ = ["CHANNELS", "CLASS_NAMES", "__version__", *_LAZY]
 

@@ -2,10 +2,20 @@
 the embedded synthetic data set (:func:`make_hpa_like`)."""
 
 from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from ._kaggle import load_hpa, read_label_csv, write_kaggle_layout
+from ._labels import indicator_to_labels, labels_to_indicator
+from ._submission import read_submission, write_submission
 
 __all__ = [
     "CHANNELS",
     "CLASS_NAMES",
     "MIN_IMAGE_SIZE",
     "N_CLASSES",
+    "indicator_to_labels",
+    "labels_to_indicator",
+    "load_hpa",
+    "read_label_csv",
+    "read_submission",
+    "write_kaggle_layout",
+    "write_submission",
 ]

@@ -1,0 +1,451 @@
+"""Reader and writer of the Kaggle HPA folder layout: a label CSV (``Id,Target``, or a template
+``Id,Predicted``) and an image folder of ``{Id}_{channel}.png`` files (HPAv18 ``.jpg`` and
+full-size ``.tif`` too)."""
+
+import numbers
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from PIL import Image
+from sklearn.utils import Bunch
+from tqdm.auto import tqdm
+
+from ._cache import CacheEntry, cache_key, default_cache_dir
+from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, read_channel
+from ._labels import indicator_to_labels, parse_target
+
+_HPAV18_ID = re.compile(r"^\d+_(.+)$")  # "11088_89_B5_1" is stored as "89_B5_1_{colour}.jpg"
+
+
+def _check_channels(channels):
+    if isinstance(channels, str):
+        channels = (channels,)
+    channels = tuple(channels)
+    unknown = [c for c in channels if c not in CHANNELS]
+    if not channels or unknown or len(set(channels)) != len(channels):
+        raise ValueError(
+            f"channels must be distinct names among {CHANNELS}; got {channels!r}."
+        )
+    return channels
+
+
+def _check_image_size(image_size):
+    if (
+        not isinstance(image_size, numbers.Integral)
+        or isinstance(image_size, bool)
+        or image_size < MIN_IMAGE_SIZE
+    ):
+        raise ValueError(
+            f"image_size must be an integer >= {MIN_IMAGE_SIZE} (the smallest input VGG16 "
+            f"takes); got {image_size!r}."
+        )
+    return int(image_size)
+
+
+def _check_id(sample_id, where):
+    if (
+        not sample_id
+        or sample_id in (".", "..")
+        or "/" in sample_id
+        or "\\" in sample_id
+        or "\x00" in sample_id
+        or sample_id != sample_id.strip()
+    ):
+        raise ValueError(
+            f"{where}: Id {sample_id!r} is not a plain file-name stem (it is empty, has a path "
+            "separator or surrounding spaces, or would escape the image folder); fix the CSV."
+        )
+
+
+def read_label_csv(csv_path):
+    """Read a Kaggle label CSV; return ``(ids, Y)`` where ``Y`` is None for a ``Id,Predicted``
+    template (e.g. ``sample_submission.csv``). Every problem is reported with its file and line."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"label file not found: {csv_path}")
+    try:
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{csv_path}: the file is empty; expected a header 'Id,Target'.") from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{csv_path}: not a valid CSV ({exc}).") from None
+    if "Id" not in frame.columns:
+        raise ValueError(
+            f"{csv_path}: no 'Id' column (columns: {list(frame.columns)}); expected 'Id,Target' "
+            "or 'Id,Predicted'."
+        )
+    if frame.empty:
+        raise ValueError(f"{csv_path}: the file has a header but no rows.")
+    ids = frame["Id"].to_numpy(dtype=object)
+    for row, sample_id in enumerate(ids):
+        _check_id(sample_id, f"{csv_path}, line {row + 2}")
+    duplicated = pd.Index(ids).duplicated(keep=False)
+    if duplicated.any():
+        dup = ids[duplicated][0]
+        lines = [int(i) + 2 for i in np.flatnonzero(ids == dup)]
+        raise ValueError(
+            f"{csv_path}: duplicate Id {dup!r} on lines {lines}; every Id must appear once."
+        )
+    if "Target" not in frame.columns:
+        if "Predicted" in frame.columns:
+            return ids, None
+        raise ValueError(
+            f"{csv_path}: no 'Target' (labels) or 'Predicted' (template) column; columns: "
+            f"{list(frame.columns)}."
+        )
+    Y = np.zeros((len(ids), N_CLASSES), dtype=np.uint8)
+    for row, text in enumerate(frame["Target"]):
+        Y[row, parse_target(text, where=f"{csv_path}, line {row + 2}")] = 1
+    return ids, Y
+
+
+def _resolve_csv(path, labels):
+    labels = Path(labels)
+    if not labels.is_absolute() and (Path(path) / labels).is_file():
+        return Path(path) / labels
+    if labels.is_file():
+        return labels
+    raise FileNotFoundError(
+        f"label file {str(labels)!r} not found in {path} nor as a path; pass labels= the CSV "
+        "('train.csv', 'sample_submission.csv', ...)."
+    )
+
+
+def _scan(folder):
+    with os.scandir(folder) as entries:
+        return {entry.name: entry for entry in entries if entry.is_file()}
+
+
+def _find_file(files, sample_id, channel, formats):
+    for fmt in formats:
+        stems = [sample_id]
+        if fmt == "jpg":
+            match = _HPAV18_ID.match(sample_id)
+            if match:
+                stems.append(match.group(1))
+        for stem in stems:
+            for ext in IMAGE_EXTENSIONS[fmt]:
+                for name in (f"{stem}_{channel}{ext}", f"{stem}_{channel}{ext.upper()}"):
+                    if name in files:
+                        return files[name]
+    return None
+
+
+def _resolve_image_dir(path, image_dir, labelled, first_id, formats):
+    path = Path(path)
+    if image_dir is not None:
+        folder = Path(image_dir)
+        folder = folder if folder.is_absolute() else path / folder
+        if not folder.is_dir():
+            raise FileNotFoundError(f"image folder not found: {folder}")
+        return folder
+    candidates = [path / ("train" if labelled else "test"), path]
+    for folder in candidates:
+        if folder.is_dir() and _find_file(_scan(folder), first_id, CHANNELS[1], formats):
+            return folder
+    raise FileNotFoundError(
+        f"no image folder holding {first_id}_green.* found; tried {[str(c) for c in candidates]}. "
+        "Pass image_dir= the folder of the {Id}_{channel}.png files."
+    )
+
+
+def _decode_rows(array_path, rows, paths, channels, size):
+    """Worker: decode the files of ``rows`` and write them into the ``.npy`` at ``array_path``."""
+    out = np.load(array_path, mmap_mode="r+")
+    for row, row_paths in zip(rows, paths):
+        for c, (channel, file_path) in enumerate(zip(channels, row_paths)):
+            out[row, :, :, c] = read_channel(Path(file_path), channel, size)
+    out.flush()
+    return len(rows)
+
+
+def _decode_all(array_path, paths, channels, size, n_jobs, verbose):
+    n = len(paths)
+    n_workers = 1 if n_jobs in (None, 1) else os.cpu_count() if n_jobs == -1 else int(n_jobs)
+    chunk = int(np.clip(n // max(1, 8 * n_workers), 1, 64))
+    starts = range(0, n, chunk)
+    tasks = (
+        delayed(_decode_rows)(
+            array_path, list(range(s, min(s + chunk, n))), paths[s : s + chunk], channels, size
+        )
+        for s in starts
+    )
+    with tqdm(total=n, unit="img", desc="decoding", disable=not verbose) as bar:
+        for done in Parallel(n_jobs=n_workers, return_as="generator_unordered")(tasks):
+            bar.update(done)
+
+
+def load_hpa(
+    path,
+    *,
+    labels="train.csv",
+    image_dir=None,
+    ids=None,
+    image_size=512,
+    channels=CHANNELS,
+    image_format="auto",
+    missing="raise",
+    n_jobs=None,
+    cache=True,
+    cache_dir=None,
+    verbose=1,
+    return_X_y=False,
+):
+    """Load HPA images in the Kaggle layout as a uint8 array, with their labels.
+
+    Reads the label CSV (``Id,Target`` with space-separated class ids, or a template such as
+    ``sample_submission.csv`` with ``Id,Predicted`` and no labels), decodes every
+    ``{Id}_{channel}`` file in parallel, resizes it to ``image_size`` (area averaging when
+    shrinking) and stacks the channels last. The result is cached on disk as a memory-mappable
+    ``.npy`` keyed by the ids, size, channels and the source files' sizes and modification times,
+    so a second load of the same request returns at once without decoding anything.
+
+    Parameters
+    ----------
+    path : str or Path
+        The data folder (the one holding ``train.csv`` and ``train/``).
+    labels : str or Path, default="train.csv"
+        The label CSV, relative to ``path`` or as a path of its own.
+    image_dir : str or Path, default=None
+        The image folder, relative to ``path`` or absolute. By default ``path/train`` for a label
+        file, ``path/test`` for a template, else ``path`` itself, whichever holds the images.
+    ids : sequence of str, default=None
+        Load only these ids of the CSV, in this order.
+    image_size : int, default=512
+        Side of the square output images, >= 32 (VGG16's smallest input).
+    channels : sequence of str, default=("red", "green", "blue", "yellow")
+        Which channels to load, in this order (the last axis of the array).
+    image_format : {"auto", "png", "jpg", "tif"}, default="auto"
+        File type. ``"auto"`` takes, per file, the first of Kaggle PNG, HPAv18 colour JPEG (the
+        stain's colour plane is taken; HPAv18 ids such as ``11088_89_B5_1`` also match files named
+        ``89_B5_1_{colour}.jpg``) and full-size TIFF (8 or 16 bit) that exists.
+    missing : {"raise", "skip"}, default="raise"
+        What to do with a sample whose channel file is absent: raise an error naming it, or drop
+        the sample with one warning that counts the dropped samples.
+    n_jobs : int, default=None
+        Decoding processes; None means 1, -1 all cores.
+    cache : bool, default=True
+        Keep the decoded array on disk and memory-map it (the returned ``images`` is then a
+        read-only ``np.memmap``). With False the array is returned in memory and nothing is kept.
+    cache_dir : str or Path, default=None
+        Where the cache lives: ``$HPA_SKLEARN_CACHE``, else ``~/.cache/hpa_sklearn``. Never the
+        data folder, which may be read-only.
+    verbose : int, default=1
+        Show a progress bar while decoding (0: silent).
+    return_X_y : bool, default=False
+        Return ``(images, target)`` instead of the Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``images`` uint8 ``(n, image_size, image_size, len(channels))``; ``target`` uint8 0/1
+        ``(n, 28)``, or None for a template; ``ids`` (object array of str); ``target_names`` (the
+        28 class names); ``channels``; ``DESCR``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The CSV, the image folder, or (with ``missing="raise"``) a channel file does not exist.
+    ValueError
+        A malformed CSV (empty, duplicate or unsafe Id, bad Target, class id outside 0..27), an
+        image that is corrupt, not square or not single-channel 8-bit, or a bad argument.
+
+    See Also
+    --------
+    make_hpa_like : The embedded synthetic data, with the same Bunch keys.
+    write_kaggle_layout : Write images and labels in this layout.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hpa_sklearn.datasets import load_hpa, make_hpa_like, write_kaggle_layout
+    >>> folder = tempfile.mkdtemp()
+    >>> demo = make_hpa_like(n_samples=4, image_size=32, random_state=0)
+    >>> _ = write_kaggle_layout(folder, demo.images, demo.ids, demo.target)
+    >>> data = load_hpa(folder, image_size=32, cache_dir=folder + "/cache", verbose=0)
+    >>> data.images.shape, data.target.shape
+    ((4, 32, 32, 4), (4, 28))
+    >>> bool((data.images == demo.images).all())
+    True
+    """
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    if image_format not in ("auto", *IMAGE_EXTENSIONS):
+        raise ValueError(
+            f"image_format must be 'auto', 'png', 'jpg' or 'tif'; got {image_format!r}."
+        )
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip'; got {missing!r}.")
+    formats = AUTO_ORDER if image_format == "auto" else (image_format,)
+
+    csv_path = _resolve_csv(path, labels)
+    all_ids, Y = read_label_csv(csv_path)
+    if ids is not None:
+        position = {sample_id: i for i, sample_id in enumerate(all_ids)}
+        wanted = [str(i) for i in ids]
+        unknown = [i for i in wanted if i not in position]
+        if unknown:
+            raise ValueError(
+                f"{len(unknown)} of the requested ids are not in {csv_path}, e.g. {unknown[:3]}."
+            )
+        rows = np.array([position[i] for i in wanted], dtype=np.intp)
+        all_ids = all_ids[rows]
+        Y = None if Y is None else Y[rows]
+
+    folder = _resolve_image_dir(path, image_dir, Y is not None, all_ids[0], formats)
+    files = _scan(folder)
+    paths, stats, keep, absent = [], [], [], []
+    for i, sample_id in enumerate(all_ids):
+        entries = [_find_file(files, sample_id, channel, formats) for channel in channels]
+        lost = [c for c, e in zip(channels, entries) if e is None]
+        if lost:
+            absent.append((sample_id, lost))
+            continue
+        keep.append(i)
+        paths.append([e.path for e in entries])
+        stats.append([(e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries])
+    if absent:
+        sample_id, lost = absent[0]
+        if missing == "raise":
+            raise FileNotFoundError(
+                f"{len(absent)} sample(s) lack channel files in {folder}; e.g. Id {sample_id!r} has "
+                f"no {', '.join(lost)} file ({sample_id}_{lost[0]}.{formats[0]}). Restore the files "
+                "or pass missing='skip' to drop such samples."
+            )
+        warnings.warn(
+            f"skipped {len(absent)} of {len(all_ids)} samples with missing channel files in "
+            f"{folder} (e.g. {sample_id!r} lacks {', '.join(lost)}).",
+            UserWarning,
+            stacklevel=2,
+        )
+        if not keep:
+            raise FileNotFoundError(f"no sample of {csv_path} has all its channel files in {folder}.")
+        all_ids = all_ids[keep]
+        Y = None if Y is None else Y[keep]
+
+    shape = (len(all_ids), image_size, image_size, len(channels))
+    request = {
+        "folder": str(folder.resolve()),
+        "ids": list(all_ids),
+        "image_size": image_size,
+        "channels": list(channels),
+        "files": stats,
+    }
+    key = cache_key(request)
+    store = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if not cache:
+        store = Path(tempfile.mkdtemp(prefix="hpa_sklearn_"))
+    entry = CacheEntry(store, key)
+    found = entry.load() if cache else None
+    if found is not None:
+        images = found[0]
+    else:
+        tmp = entry.create(shape)
+        try:
+            _decode_all(tmp, paths, channels, image_size, n_jobs, verbose)
+            if cache:
+                entry.commit(
+                    tmp,
+                    {
+                        "shape": list(shape),
+                        "ids": list(all_ids),
+                        "channels": list(channels),
+                        "source": str(csv_path),
+                    },
+                )
+                images = np.load(entry.array_path, mmap_mode="r")
+            else:
+                images = np.load(tmp)
+        finally:
+            if cache:
+                Path(tmp).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(store, ignore_errors=True)
+
+    if return_X_y:
+        return images, Y
+    return Bunch(
+        images=images,
+        target=Y,
+        ids=np.asarray(all_ids, dtype=object),
+        target_names=list(CLASS_NAMES),
+        channels=list(channels),
+        DESCR=(
+            f"Human Protein Atlas images from {folder} with labels from {csv_path}: "
+            f"{shape[0]} samples, {image_size}x{image_size} px, channels {', '.join(channels)}."
+        ),
+    )
+
+
+def write_kaggle_layout(path, images, ids, target=None, *, channels=CHANNELS, labels_file=None,
+                        image_dir=None, verbose=0):
+    """Write images (and labels) in the Kaggle layout that :func:`load_hpa` reads.
+
+    Parameters
+    ----------
+    path : str or Path
+        The data folder to write into (created if needed).
+    images : uint8 array of shape (n, size, size, len(channels))
+    ids : sequence of str
+        One file-name-safe id per image.
+    target : 0/1 array of shape (n, 28), default=None
+        Labels, written as ``Id,Target``. Without them a template ``Id,Predicted`` is written
+        (like ``sample_submission.csv``).
+    channels : sequence of str, default=("red", "green", "blue", "yellow")
+        The channel names of the last axis of ``images``.
+    labels_file, image_dir : str, default=None
+        Names inside ``path``; by default ``train.csv`` and ``train/`` with labels, and
+        ``sample_submission.csv`` and ``test/`` without.
+    verbose : int, default=0
+        Show a progress bar.
+
+    Returns
+    -------
+    csv_path : Path
+        The label (or template) CSV written.
+    """
+    channels = _check_channels(channels)
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != len(channels) or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be uint8 of shape (n, size, size, {len(channels)}); got {images.dtype} "
+            f"{images.shape}."
+        )
+    ids = [str(i) for i in ids]
+    if len(ids) != len(images):
+        raise ValueError(f"got {len(ids)} ids for {len(images)} images.")
+    for i, sample_id in enumerate(ids):
+        _check_id(sample_id, f"ids[{i}]")
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids must be unique.")
+    labelled = target is not None
+    if labelled:
+        target = np.asarray(target)
+        if target.shape != (len(ids), N_CLASSES):
+            raise ValueError(f"target must have shape ({len(ids)}, {N_CLASSES}); got {target.shape}.")
+        empty = np.flatnonzero(target.sum(axis=1) == 0)
+        if empty.size:
+            raise ValueError(
+                f"target row {empty[0]} (Id {ids[empty[0]]!r}) has no label; every HPA sample has one."
+            )
+    labels_file = labels_file or ("train.csv" if labelled else "sample_submission.csv")
+    folder = Path(path) / (image_dir or ("train" if labelled else "test"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for sample_id, image in zip(tqdm(ids, desc="writing", unit="img", disable=not verbose), images):
+        for c, channel in enumerate(channels):
+            Image.fromarray(image[:, :, c]).save(folder / f"{sample_id}_{channel}.png")
+    if labelled:
+        frame = pd.DataFrame({"Id": ids, "Target": indicator_to_labels(target)})
+    else:
+        frame = pd.DataFrame({"Id": ids, "Predicted": ["0"] * len(ids)})
+    csv_path = Path(path) / labels_file
+    frame.to_csv(csv_path, index=False)
+    return csv_path

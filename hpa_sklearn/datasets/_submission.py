@@ -1,0 +1,108 @@
+"""Kaggle submission files: ``Id,Predicted`` with space-separated class ids, one row per test id."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._constants import N_CLASSES
+from ._kaggle import read_label_csv
+from ._labels import indicator_to_labels, parse_target
+
+
+def write_submission(path, ids, Y_pred, *, template=None):
+    """Write a Kaggle submission CSV (``Id,Predicted``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV to write (written to a temporary name and renamed, so a crash never leaves half a file).
+    ids : sequence of str
+        The id of each row of ``Y_pred``.
+    Y_pred : 0/1 array of shape (n, 28)
+        Predicted labels.
+    template : str, Path or sequence of str, default=None
+        The competition's ``sample_submission.csv`` (or its ids). When given, the file has exactly
+        the template's ids in the template's order; an id of the template without a prediction is
+        an error (extra predictions are an error too).
+
+    Returns
+    -------
+    path : Path
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from hpa_sklearn.datasets import read_submission, write_submission
+    >>> out = os.path.join(tempfile.mkdtemp(), "submission.csv")
+    >>> Y = np.zeros((2, 28), dtype=np.uint8); Y[0, [0, 25]] = 1; Y[1, 16] = 1
+    >>> _ = write_submission(out, ["b", "a"], Y, template=["a", "b"])
+    >>> print(open(out).read())
+    Id,Predicted
+    a,16
+    b,0 25
+    <BLANKLINE>
+    >>> ids, Y_back = read_submission(out)
+    >>> list(ids), Y_back[1, [0, 25]].tolist()
+    (['a', 'b'], [1, 1])
+    """
+    ids = np.asarray([str(i) for i in ids], dtype=object)
+    Y_pred = np.asarray(Y_pred)
+    if Y_pred.ndim != 2 or Y_pred.shape[0] != len(ids) or Y_pred.shape[1] != N_CLASSES:
+        raise ValueError(
+            f"Y_pred must have shape ({len(ids)}, {N_CLASSES}) to match the {len(ids)} ids; got "
+            f"{Y_pred.shape}."
+        )
+    if not np.isin(Y_pred, (0, 1)).all():
+        raise ValueError("Y_pred must be a 0/1 label matrix; apply the thresholds first (predict).")
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids must be unique.")
+    if template is not None:
+        if isinstance(template, (str, os.PathLike)):
+            order, _ = read_label_csv(template)
+        else:
+            order = np.asarray([str(i) for i in template], dtype=object)
+        position = {sample_id: i for i, sample_id in enumerate(ids)}
+        lacking = [i for i in order if i not in position]
+        if lacking:
+            raise ValueError(
+                f"{len(lacking)} id(s) of the template have no prediction, e.g. {lacking[:3]}; "
+                "predict every test image."
+            )
+        if len(order) != len(ids):
+            extra = sorted(set(ids) - set(order))
+            raise ValueError(
+                f"{len(extra)} predicted id(s) are not in the template, e.g. {extra[:3]}."
+            )
+        rows = np.array([position[i] for i in order], dtype=np.intp)
+        ids, Y_pred = ids[rows], Y_pred[rows]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pd.DataFrame({"Id": ids, "Predicted": indicator_to_labels(Y_pred)}).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_submission(path):
+    """Read a submission CSV written by :func:`write_submission` (or any Kaggle HPA submission).
+
+    Returns
+    -------
+    ids : object array of str
+    Y : uint8 array of shape (n, 28)
+        An empty ``Predicted`` cell gives a row of zeros.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty; expected 'Id,Predicted'.") from None
+    if list(frame.columns) != ["Id", "Predicted"]:
+        raise ValueError(f"{path}: expected columns ['Id', 'Predicted']; got {list(frame.columns)}.")
+    Y = np.zeros((len(frame), N_CLASSES), dtype=np.uint8)
+    for row, text in enumerate(frame["Predicted"]):
+        if text.strip():
+            Y[row, parse_target(text, where=f"{path}, line {row + 2}")] = 1
+    return frame["Id"].to_numpy(dtype=object), Y
