@@ -1,0 +1,354 @@
+"""The data layer: Kaggle-layout loader, cache, HPAv18/TIFF formats, submissions, bad input."""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hpa_sklearn.datasets import (
+    CHANNELS,
+    CLASS_NAMES,
+    indicator_to_labels,
+    labels_to_indicator,
+    load_hpa,
+    read_submission,
+    write_kaggle_layout,
+    write_submission,
+)
+from hpa_sklearn.datasets import _kaggle
+from hpa_sklearn.datasets._cache import CacheEntry
+
+
+def _images(n=6, size=48, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 4), dtype=np.uint8)
+
+
+def _labels(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    Y = np.zeros((n, 28), dtype=np.uint8)
+    for i in range(n):
+        Y[i, rng.choice(28, size=rng.integers(1, 4), replace=False)] = 1
+    return Y
+
+
+@pytest.fixture
+def kaggle_folder(tmp_path):
+    X, Y = _images(), _labels()
+    ids = [f"id{i:02d}" for i in range(len(X))]
+    write_kaggle_layout(tmp_path / "data", X, ids, Y)
+    return tmp_path / "data", X, Y, ids
+
+
+def _load(folder, tmp_path, **kw):
+    kw.setdefault("image_size", 48)
+    kw.setdefault("verbose", 0)
+    kw.setdefault("cache_dir", tmp_path / "cache")
+    return load_hpa(folder, **kw)
+
+
+def test_constants():
+    assert len(CLASS_NAMES) == 28
+    assert CLASS_NAMES[0] == "Nucleoplasm" and CLASS_NAMES[27] == "Rods & rings"
+    assert CHANNELS == ("red", "green", "blue", "yellow")
+
+
+def test_label_string_round_trip():
+    Y = labels_to_indicator([[16, 0], "7 1 2 0", [27]])
+    assert Y.shape == (3, 28) and Y.dtype == np.uint8
+    assert indicator_to_labels(Y) == ["0 16", "0 1 2 7", "27"]
+    with pytest.raises(ValueError, match="outside 0..27"):
+        labels_to_indicator([[28]])
+
+
+def test_load_round_trip_bunch_and_return_X_y(kaggle_folder, tmp_path):
+    folder, X, Y, ids = kaggle_folder
+    data = _load(folder, tmp_path)
+    assert set(data) >= {"images", "target", "ids", "target_names", "channels", "DESCR"}
+    assert data.images.dtype == np.uint8 and data.images.shape == X.shape
+    np.testing.assert_array_equal(data.images, X)
+    np.testing.assert_array_equal(data.target, Y)
+    assert list(data.ids) == ids and data.target_names == list(CLASS_NAMES)
+    X2, Y2 = _load(folder, tmp_path, return_X_y=True)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(Y2, Y)
+
+
+def test_channel_and_id_selection(kaggle_folder, tmp_path):
+    folder, X, Y, ids = kaggle_folder
+    data = _load(folder, tmp_path, channels=("green", "red"), ids=[ids[3], ids[1]])
+    np.testing.assert_array_equal(data.images, X[[3, 1]][..., [1, 0]])
+    np.testing.assert_array_equal(data.target, Y[[3, 1]])
+    assert data.channels == ["green", "red"]
+    with pytest.raises(ValueError, match="not in"):
+        _load(folder, tmp_path, ids=["nope"])
+    with pytest.raises(ValueError, match="channels must be"):
+        _load(folder, tmp_path, channels=("green", "purple"))
+
+
+def test_template_without_labels_reads_test_folder(tmp_path):
+    X = _images(3)
+    write_kaggle_layout(tmp_path / "data", X, ["a", "b", "c"])  # sample_submission.csv + test/
+    data = _load(tmp_path / "data", tmp_path, labels="sample_submission.csv")
+    assert data.target is None
+    np.testing.assert_array_equal(data.images, X)
+
+
+def test_resize_averages_areas(tmp_path):
+    # a one-pixel checkerboard of 0 and 255: area averaging to half size gives flat mid-grey,
+    # whereas nearest-neighbour would keep only 0s or only 255s
+    board = (np.indices((64, 64)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    X = np.repeat(board[None, :, :, None], 4, axis=3)
+    write_kaggle_layout(tmp_path / "data", X, ["a"], _labels(1))
+    data = _load(tmp_path / "data", tmp_path, image_size=32)
+    assert data.images.shape == (1, 32, 32, 4)
+    assert np.all(np.abs(data.images.astype(int) - 127.5) <= 1)
+
+
+def test_parallel_decode_equals_serial(kaggle_folder, tmp_path):
+    folder, X, _, _ = kaggle_folder
+    serial = _load(folder, tmp_path, image_size=32, cache=False)
+    parallel = _load(folder, tmp_path, image_size=32, cache=False, n_jobs=2)
+    np.testing.assert_array_equal(serial.images, parallel.images)
+
+
+def test_cache_reload_reads_no_image(kaggle_folder, tmp_path, monkeypatch):
+    folder, X, _, _ = kaggle_folder
+    first = _load(folder, tmp_path)
+    assert isinstance(first.images, np.memmap) and not first.images.flags.writeable
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an image was decoded although the cache holds the request")
+
+    monkeypatch.setattr(_kaggle, "read_channel", fail)
+    second = _load(folder, tmp_path)
+    np.testing.assert_array_equal(second.images, X)
+    # another size is another request: it must decode (and here fails loudly)
+    with pytest.raises(AssertionError, match="decoded"):
+        _load(folder, tmp_path, image_size=32)
+
+
+def test_cache_follows_changed_source_files(kaggle_folder, tmp_path):
+    folder, X, _, ids = kaggle_folder
+    _load(folder, tmp_path)
+    changed = np.full((48, 48), 7, dtype=np.uint8)
+    path = folder / "train" / f"{ids[0]}_green.png"
+    Image.fromarray(changed).save(path)
+    os.utime(path, ns=(1, 1))  # a different modification time, whatever the clock
+    again = _load(folder, tmp_path)
+    np.testing.assert_array_equal(again.images[0, :, :, 1], changed)
+
+
+def test_cache_without_commit_is_not_valid(tmp_path):
+    entry = CacheEntry(tmp_path, "k")
+    tmp = entry.create((2, 32, 32, 4))
+    assert entry.load() is None  # a run killed before commit leaves nothing that loads
+    entry.commit(tmp, {"shape": [2, 32, 32, 4]})
+    assert entry.load() is not None
+    entry.meta_path.write_text("{broken")
+    assert entry.load() is None
+
+
+def test_failed_decode_leaves_no_cache(kaggle_folder, tmp_path):
+    folder, _, _, ids = kaggle_folder
+    (folder / "train" / f"{ids[2]}_blue.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(ValueError, match=f"{ids[2]}_blue.png"):
+        _load(folder, tmp_path)
+    assert not list((tmp_path / "cache").glob("*.npy"))
+    assert not list((tmp_path / "cache").glob(".*tmp"))
+
+
+def test_no_cache_leaves_nothing(kaggle_folder, tmp_path):
+    folder, X, _, _ = kaggle_folder
+    data = _load(folder, tmp_path, cache=False)
+    assert not isinstance(data.images, np.memmap)
+    np.testing.assert_array_equal(data.images, X)
+    assert not (tmp_path / "cache").exists()
+
+
+# ----------------------------------------------------------------------------- bad input
+def _write_csv(folder, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.csv").write_text(text)
+
+
+@pytest.mark.parametrize(
+    "csv, message",
+    [
+        ("", "empty"),
+        ("Id,Target\n", "no rows"),
+        ("Id,Target\nid00,1 x\n", r"line 2: malformed Target '1 x'"),
+        ("Id,Target\nid00,3\nid01,28\n", r"line 3: class id 28 .* outside 0..27"),
+        ("Id,Target\nid00,3\nid01,\n", r"line 3: empty Target"),
+        ("Id,Target\nid00,3\nid01,4\nid00,5\n", r"duplicate Id 'id00' on lines \[2, 4\]"),
+        ("Id,Target\n../x,3\n", r"line 2: Id '../x'"),
+        ("Name,Target\na,1\n", "no 'Id' column"),
+    ],
+)
+def test_bad_label_csv(tmp_path, csv, message):
+    _write_csv(tmp_path / "data", csv)
+    (tmp_path / "data" / "train").mkdir()
+    with pytest.raises(ValueError, match=message):
+        _load(tmp_path / "data", tmp_path)
+
+
+def test_missing_channel_raises_or_skips(kaggle_folder, tmp_path):
+    folder, X, Y, ids = kaggle_folder
+    (folder / "train" / f"{ids[4]}_yellow.png").unlink()
+    with pytest.raises(FileNotFoundError, match=f"'{ids[4]}' has no yellow"):
+        _load(folder, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = _load(folder, tmp_path, missing="skip")
+    messages = [str(w.message) for w in caught if "skipped" in str(w.message)]
+    assert len(messages) == 1 and "skipped 1 of 6" in messages[0]
+    assert ids[4] not in list(data.ids)
+    np.testing.assert_array_equal(data.images, np.delete(X, 4, axis=0))
+    np.testing.assert_array_equal(data.target, np.delete(Y, 4, axis=0))
+
+
+def test_truncated_png(kaggle_folder, tmp_path):
+    folder, _, _, ids = kaggle_folder
+    path = folder / "train" / f"{ids[1]}_red.png"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"{ids[1]}_red.png: cannot decode"):
+        _load(folder, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "array, mode, message",
+    [
+        (np.zeros((48, 48, 3), np.uint8), "RGB", "single-channel 8-bit"),
+        (np.zeros((48, 48), np.uint16), "I;16", "single-channel 8-bit"),
+        (np.zeros((48, 40), np.uint8), "L", "48x40|40x48"),
+    ],
+)
+def test_wrong_kind_of_image(kaggle_folder, tmp_path, array, mode, message):
+    folder, _, _, ids = kaggle_folder
+    Image.fromarray(array, mode=mode if mode != "I;16" else None).save(
+        folder / "train" / f"{ids[0]}_green.png"
+    )
+    with pytest.raises(ValueError, match=message):
+        _load(folder, tmp_path)
+
+
+def test_size_below_network_minimum(kaggle_folder, tmp_path):
+    with pytest.raises(ValueError, match="image_size must be an integer >= 32"):
+        _load(kaggle_folder[0], tmp_path, image_size=16)
+
+
+def test_missing_csv_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="label file"):
+        _load(tmp_path, tmp_path)
+    _write_csv(tmp_path / "d", "Id,Target\na,1\n")
+    with pytest.raises(FileNotFoundError, match="no image folder"):
+        _load(tmp_path / "d", tmp_path)
+
+
+# ----------------------------------------------------------------------------- other formats
+def test_tiff_8_and_16_bit(tmp_path):
+    folder = tmp_path / "tif"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    planes = {c: rng.integers(0, 256, (64, 64), dtype=np.uint8) for c in CHANNELS}
+    for c, plane in planes.items():
+        if c == "yellow":  # a 16-bit original: 257 * v maps back to v
+            Image.fromarray((plane.astype(np.uint16) * 257)).save(folder / f"s1_{c}.tif")
+        else:
+            Image.fromarray(plane).save(folder / f"s1_{c}.tif")
+    pd.DataFrame({"Id": ["s1"], "Target": ["0"]}).to_csv(folder / "labels.csv", index=False)
+    data = _load(folder, tmp_path, labels="labels.csv", image_dir=".", image_size=64,
+                 image_format="tif")
+    for i, c in enumerate(CHANNELS):
+        np.testing.assert_array_equal(data.images[0, :, :, i], planes[c])
+
+
+def test_submission_round_trip_and_template_order(tmp_path):
+    Y = _labels(3)
+    Y[2] = 0  # an empty prediction is a valid (if losing) row
+    out = write_submission(tmp_path / "s.csv", ["c", "a", "b"], Y, template=["a", "b", "c"])
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == ["Id", "Predicted"] and list(frame.Id) == ["a", "b", "c"]
+    ids, Y_back = read_submission(out)
+    np.testing.assert_array_equal(Y_back, Y[[1, 2, 0]])
+    with pytest.raises(ValueError, match="have no prediction"):
+        write_submission(tmp_path / "s.csv", ["a", "b"], Y[:2], template=["a", "b", "c"])
+    with pytest.raises(ValueError, match="not in the template"):
+        write_submission(tmp_path / "s.csv", ["a", "b", "z"], Y, template=["a", "b"])
+    with pytest.raises(ValueError, match="0/1"):
+        write_submission(tmp_path / "s.csv", ["a", "b", "c"], Y * 0.7)
+
+
+def test_submission_with_template_file(tmp_path):
+    write_kaggle_layout(tmp_path / "d", _images(2, 32), ["x", "y"])
+    Y = _labels(2)
+    out = write_submission(tmp_path / "sub.csv", ["y", "x"], Y,
+                           template=tmp_path / "d" / "sample_submission.csv")
+    ids, Y_back = read_submission(out)
+    assert list(ids) == ["x", "y"]
+    np.testing.assert_array_equal(Y_back, Y[[1, 0]])
+
+
+# ----------------------------------------------------------------------------- real HPA data
+@pytest.mark.realdata
+def test_real_kaggle_samples(real_data_dir, tmp_path):
+    data = load_hpa(real_data_dir, labels="train_images_labels.csv", image_dir="train_images",
+                    image_size=64, cache_dir=tmp_path, verbose=0, n_jobs=2)
+    frame = pd.read_csv(real_data_dir / "train_images_labels.csv")
+    assert data.images.shape == (76, 64, 64, 4) and data.images.dtype == np.uint8
+    assert list(data.ids) == list(frame.Id)
+    np.testing.assert_array_equal(data.target, labels_to_indicator(list(frame.Target)))
+    per_channel = data.images.reshape(-1, 4)
+    means = per_channel.mean(axis=0)
+    assert np.all((means > 2) & (means < 100)), means  # dark fluorescence images, not blank
+    assert np.all(per_channel.max(axis=0) > 100)  # every stain has bright structures
+    # per sample, every channel has signal (no blank or duplicated planes)
+    assert np.all(data.images.reshape(76, -1, 4).std(axis=1) > 1)
+    assert not np.array_equal(data.images[..., 0], data.images[..., 3])
+
+
+@pytest.mark.realdata
+def test_real_missing_channels(real_data_dir, tmp_path):
+    folder = real_data_dir / "partial_channels" / "train"
+    present = sorted(folder.iterdir())
+    sample_id, channel = present[0].stem.rsplit("_", 1)
+    csv = tmp_path / "labels.csv"
+    pd.DataFrame({"Id": [sample_id], "Target": ["0"]}).to_csv(csv, index=False)
+    with pytest.raises(FileNotFoundError, match=f"'{sample_id}' has no"):
+        load_hpa(tmp_path, labels=csv, image_dir=folder, image_size=32, cache_dir=tmp_path,
+                 verbose=0, channels=CHANNELS)
+    with pytest.warns(UserWarning, match="skipped 1 of 1"), pytest.raises(FileNotFoundError):
+        load_hpa(tmp_path, labels=csv, image_dir=folder, image_size=32, cache_dir=tmp_path,
+                 verbose=0, missing="skip")
+    # the channel that is there loads on its own
+    only = load_hpa(tmp_path, labels=csv, image_dir=folder, image_size=32, cache_dir=tmp_path,
+                    verbose=0, channels=(channel,))
+    assert only.images.shape == (1, 32, 32, 1)
+
+
+@pytest.mark.realdata
+def test_real_hpav18_jpegs(real_data_dir, tmp_path):
+    folder = real_data_dir / "hpav18_jpg"
+    labels = pd.read_csv(real_data_dir / "HPAv18RBGY_wodpl.csv")
+    ids = ["11088_89_B5_1", "30741_800_A6_1"]
+    subset = labels[labels.Id.isin(ids)]
+    csv = tmp_path / "v18.csv"
+    subset.to_csv(csv, index=False)
+    data = load_hpa(tmp_path, labels=csv, image_dir=folder, image_size=64, cache_dir=tmp_path,
+                    verbose=0)
+    assert data.images.shape == (2, 64, 64, 4)
+    row = list(data.ids).index("11088_89_B5_1")
+    assert data.target[row].nonzero()[0].tolist() == [6]
+    for c, (name, plane) in enumerate([("red", 0), ("green", 1), ("blue", 2)]):
+        rgb = np.asarray(Image.open(folder / f"89_B5_1_{name}.jpg"))
+        expected = np.asarray(Image.fromarray(rgb[..., plane]).resize((64, 64), Image.BOX))
+        assert np.abs(data.images[row, :, :, c].astype(int) - expected).max() <= 1
+    # yellow is drawn as red + green: the loaded plane is their mean, and carries signal
+    rgb = np.asarray(Image.open(folder / "89_B5_1_yellow.jpg")).astype(float)
+    expected = np.asarray(Image.fromarray(
+        np.rint((rgb[..., 0] + rgb[..., 1]) / 2).astype(np.uint8)).resize((64, 64), Image.BOX))
+    assert np.abs(data.images[row, :, :, 3].astype(int) - expected).mean() < 1
+    assert data.images[row, :, :, 3].mean() > 5
