@@ -631,6 +631,23 @@ class HPAVGG16Classifier(KerasClassifier):
         return estimator
 
     # ----------------------------------------------------------------------------- sklearn
+    def set_params(self, **params):
+        """Set parameters; nested ones (``augmentation__rotation``) go to the nested estimator.
+
+        Returns
+        -------
+        self : HPAVGG16Classifier
+        """
+        for key in params:
+            name, nested, _ = key.partition("__")
+            if nested and not hasattr(getattr(self, name, None), "set_params"):
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}: {name!r} has no nested "
+                    f"parameters (its value is {getattr(self, name, None)!r}). For optimizer "
+                    "settings pass a keras.optimizers.Optimizer instance as optimizer."
+                )
+        return BaseEstimator.set_params(self, **params)
+
     def __sklearn_tags__(self):
         tags = BaseEstimator.__sklearn_tags__(self)
         tags.estimator_type = "classifier"
