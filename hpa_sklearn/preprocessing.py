@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._validation import check_image_array
 from .datasets._constants import CHANNELS
@@ -25,35 +25,47 @@ CHANNEL_PRESETS = {
 
 
 def _channel_label(spec):
-    if isinstance(spec, str):
-        return spec
+    if isinstance(spec, (str, numbers.Integral)):
+        return str(spec)
     return "+".join(f"{w:g}*{name}" for name, w in spec.items())
 
 
 class ChannelSelector(TransformerMixin, BaseEstimator):
     """Select, reorder or mix the stain channels on the last axis of an image array.
 
+    Works on any array whose last axis holds the channels: images ``(n, height, width,
+    channels)``, or a table ``(n, channels)`` of per-sample or per-pixel values.
+
     Parameters
     ----------
     channels : str or sequence, default="all"
-        The output channels, in order. Each item is a channel name of ``input_channels`` or a
-        mapping ``{name: weight}`` whose weighted sum forms a mixed channel (clipped to 0..255 and
-        rounded for uint8 input). Presets: ``"all"`` (red, green, blue, yellow), ``"rgb"`` (the
-        original report's three channels: red, green, blue) and ``"hpa_display"`` (red + yellow/2,
-        green + yellow/2, blue: the HPA's RGB rendering of the four stains).
-    input_channels : sequence of str, default=("red", "green", "blue", "yellow")
-        Names of the input's channels, in the order of its last axis.
+        The output channels, in order. Each item is a channel name of ``input_channels``, an integer
+        position on the last axis, or a mapping ``{name or position: weight}`` whose weighted sum
+        forms a mixed channel (clipped to 0..255 and rounded for uint8 input). Presets: ``"all"``
+        (red, green, blue, yellow), ``"rgb"`` (the original report's three channels: red, green,
+        blue) and ``"hpa_display"`` (red + yellow/2, green + yellow/2, blue: the HPA's RGB rendering
+        of the four stains).
+    input_channels : sequence of str or None, default=("red", "green", "blue", "yellow")
+        Names of the input's channels, in the order of its last axis. None: the channels are
+        unnamed and ``channels`` must use positions.
 
     Attributes
     ----------
     channels_out_ : tuple of str
         Names of the output channels (a mix is written ``"1*red+0.5*yellow"``).
-    n_channels_in_ : int
-        Number of input channels seen in :meth:`fit`.
+    n_features_in_ : int
+        Number of input channels (the last axis) seen in :meth:`fit`.
 
     See Also
     --------
     hpa_sklearn.HPAVGG16Classifier : Takes the selected channels.
+
+    Notes
+    -----
+    A selection of adjacent channels in their order (``"rgb"`` of RGBY input) is returned as a view:
+    a memory-mapped image set stays on disk. Any other selection or mix makes a copy of the output
+    size; on data too large for memory choose the channels when loading
+    (``load_hpa(channels=...)``) instead.
 
     Examples
     --------
@@ -72,57 +84,72 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         self.channels = channels
         self.input_channels = input_channels
 
-    def _weights(self):
-        """The (n_in, n_out) mixing matrix, or the list of input positions for a plain selection."""
-        inputs = self.input_channels
-        if isinstance(inputs, str) or len(inputs) == 0 or len(set(inputs)) != len(inputs):
+    def _position(self, key, j, n_in):
+        names = self.input_channels
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+            if not 0 <= key < (n_in if names is None else len(names)):
+                raise ValueError(
+                    f"channels[{j}] is position {key}, outside the "
+                    f"{n_in if names is None else len(names)} input channels."
+                )
+            return int(key)
+        if names is None:
             raise ValueError(
-                f"input_channels must be distinct channel names; got {inputs!r}."
+                f"channels[{j}] names {key!r} but input_channels=None (unnamed channels); use "
+                "integer positions or set input_channels."
             )
+        if key not in names:
+            raise ValueError(
+                f"channels[{j}] names {key!r}, which is not an input channel; "
+                f"input_channels={tuple(names)}."
+            )
+        return list(names).index(key)
+
+    def _weights(self, n_in):
+        """The (n_in, n_out) mixing matrix, the output names, and whether it is a plain selection."""
         spec = self.channels
         if isinstance(spec, str):
             if spec not in CHANNEL_PRESETS:
                 raise ValueError(
                     f"channels={spec!r} is not a preset; use one of {sorted(CHANNEL_PRESETS)} or "
-                    f"a list of names among {tuple(inputs)}."
+                    "a list of channel names or positions."
                 )
             spec = CHANNEL_PRESETS[spec]
         spec = list(spec)
         if not spec:
             raise ValueError("channels is empty; select at least one channel.")
-        matrix = np.zeros((len(inputs), len(spec)))
+        matrix = np.zeros((n_in, len(spec)))
         for j, item in enumerate(spec):
-            mix = {item: 1.0} if isinstance(item, str) else dict(item)
+            mix = {item: 1.0} if not isinstance(item, dict) else dict(item)
             if not mix:
                 raise ValueError(f"channels[{j}] is an empty mix.")
-            for name, weight in mix.items():
-                if name not in inputs:
-                    raise ValueError(
-                        f"channels[{j}] names {name!r}, which is not an input channel; "
-                        f"input_channels={tuple(inputs)}."
-                    )
+            for key, weight in mix.items():
                 if not isinstance(weight, numbers.Real) or not np.isfinite(weight):
-                    raise ValueError(f"channels[{j}]: weight of {name!r} must be a finite number.")
-                matrix[list(inputs).index(name), j] = weight
+                    raise ValueError(f"channels[{j}]: weight of {key!r} must be a finite number.")
+                matrix[self._position(key, j, n_in), j] = weight
         labels = tuple(_channel_label(item) for item in spec)
-        plain = all(isinstance(item, str) for item in spec)
+        plain = not any(isinstance(item, dict) for item in spec)
         return matrix, labels, plain
 
-    def _check_X(self, X):
-        if not hasattr(X, "shape") or not hasattr(X, "dtype"):
-            X = np.asarray(X)
-        if X.ndim < 2:
+    def _check_X(self, X, reset):
+        names = self.input_channels
+        if names is not None and (
+            isinstance(names, str) or len(names) == 0 or len(set(names)) != len(names)
+        ):
+            raise ValueError(f"input_channels must be distinct channel names or None; got {names!r}.")
+        X = check_array(X, allow_nd=True, dtype="numeric", ensure_all_finite=True)
+        n_in = X.shape[-1]
+        expected = n_in if reset else self.n_features_in_
+        if self.input_channels is not None and reset and n_in != len(self.input_channels):
             raise ValueError(
-                f"X must have the channels on its last axis, e.g. images (n, height, width, "
-                f"channels); got shape {X.shape}."
+                f"X has {n_in} channels on its last axis but input_channels names "
+                f"{len(self.input_channels)} ({tuple(self.input_channels)}); set input_channels "
+                "to the input's channels."
             )
-        if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
-            raise ValueError(f"X must be uint8 or floating point; got dtype {X.dtype}.")
-        n_in = len(self.input_channels)
-        if X.shape[-1] != n_in:
+        if n_in != expected:
             raise ValueError(
-                f"X has {X.shape[-1]} channels on its last axis but input_channels names {n_in} "
-                f"({tuple(self.input_channels)}); set input_channels to the input's channels."
+                f"X has {n_in} features, but ChannelSelector is expecting {expected} features "
+                "as input (channels on the last axis)."
             )
         return X
 
@@ -138,13 +165,13 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         -------
         self : ChannelSelector
         """
-        _, self.channels_out_, _ = self._weights()
-        X = self._check_X(X)
-        self.n_channels_in_ = X.shape[-1]
+        X = self._check_X(X, reset=True)
+        _, self.channels_out_, _ = self._weights(X.shape[-1])
+        self.n_features_in_ = X.shape[-1]
         return self
 
     def transform(self, X):
-        """Return ``X`` with the chosen channels; uint8 stays uint8.
+        """Return ``X`` with the chosen channels; the dtype is kept (mixes of integers: float64).
 
         Parameters
         ----------
@@ -155,8 +182,8 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         X_out : array of shape (..., n_output_channels)
         """
         check_is_fitted(self)
-        X = self._check_X(X)
-        matrix, _, plain = self._weights()
+        X = self._check_X(X, reset=False)
+        matrix, _, plain = self._weights(X.shape[-1])
         if plain:
             positions = np.argmax(matrix, axis=0)
             first = positions[0]
@@ -164,10 +191,11 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
                 # a contiguous run of channels: a view, so a memmap stays on disk
                 return X[..., first : first + len(positions)]
             return X[..., positions]
-        mixed = np.tensordot(X.astype(np.float32), matrix.astype(np.float32), axes=([-1], [0]))
+        dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+        mixed = np.tensordot(X.astype(dtype, copy=False), matrix.astype(dtype), axes=([-1], [0]))
         if X.dtype == np.uint8:
             return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-        return mixed.astype(X.dtype, copy=False)
+        return mixed
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output channels."""
@@ -177,7 +205,7 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
-        tags.transformer_tags.preserves_dtype = ["uint8", "float64", "float32"]
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
 
