@@ -2,8 +2,11 @@
 bootstrap confidence interval, and F1 as a function of the decision threshold.
 
 Macro F1 is the mean over the label columns of each column's F1 = 2 TP / (2 TP + FP + FN), where a
-column with neither a true nor a predicted positive scores 0 (``zero_division=0``), as in
-:func:`sklearn.metrics.f1_score` with ``average="macro", zero_division=0``.
+column with neither a true nor a predicted positive scores 0 (``zero_division=0``): the value of
+:func:`sklearn.metrics.f1_score` with ``average="macro", zero_division=0`` on indicator matrices.
+Every function here computes F1 from the same per-column counts, so that a matrix with a single
+label column is scored as one label too (``f1_score`` would read it as a binary target and average
+the F1 of its 0s and its 1s).
 
 :func:`f1_threshold_curves` is the one implementation of the per-class threshold search; the
 :class:`~hpa_sklearn.thresholds.MultilabelThresholdTuner` uses it.
@@ -14,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, make_scorer, precision_recall_fscore_support
+from sklearn.metrics import make_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -25,14 +28,12 @@ __all__ = [
     "BootstrapResult",
     "bootstrap_macro_f1",
     "f1_threshold_curves",
+    "macro_f1",
     "macro_f1_scorer",
     "per_class_f1",
     "per_class_scores",
 ]
 
-#: Scorer for ``GridSearchCV``, ``cross_val_score``, ...: macro F1 of ``estimator.predict(X)``
-#: with ``zero_division=0``.
-macro_f1_scorer = make_scorer(f1_score, average="macro", zero_division=0)
 
 # Replicates of the bootstrap are computed in blocks of about this many (replicate, sample) cells.
 _BOOTSTRAP_BLOCK_CELLS = 2**22
@@ -62,13 +63,31 @@ def _f1_from_counts(tp, n_true, n_pred):
     return np.divide(2.0 * tp, denominator, out=np.zeros(np.shape(tp)), where=denominator > 0)
 
 
-def per_class_f1(Y_true, Y_pred):
+def _label_counts(Y_true, Y_pred, sample_weight=None):
+    """(weighted) true positives, true counts and predicted counts of each label column."""
+    Y_true, Y_pred = _check_pair(Y_true, Y_pred)
+    if sample_weight is None:
+        weights = np.ones(Y_true.shape[0])
+    else:
+        weights = np.asarray(sample_weight, dtype=float)
+        if weights.shape != (Y_true.shape[0],):
+            raise ValueError(
+                f"sample_weight must have shape ({Y_true.shape[0]},); got {weights.shape}."
+            )
+    true = Y_true.astype(np.float64)
+    pred = Y_pred.astype(np.float64)
+    return weights @ (true * pred), weights @ true, weights @ pred
+
+
+def per_class_f1(Y_true, Y_pred, *, sample_weight=None):
     """F1 of each label column (``zero_division=0``).
 
     Parameters
     ----------
     Y_true, Y_pred : array-like of shape (n_samples, n_labels)
         0/1 indicator matrices.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each row in the counts.
 
     Returns
     -------
@@ -81,8 +100,38 @@ def per_class_f1(Y_true, Y_pred):
     >>> per_class_f1([[1, 0], [1, 1]], [[1, 0], [0, 0]])
     array([0.66666667, 0.        ])
     """
-    Y_true, Y_pred = _check_pair(Y_true, Y_pred)
-    return f1_score(Y_true, Y_pred, average=None, zero_division=0)
+    return _f1_from_counts(*_label_counts(Y_true, Y_pred, sample_weight))
+
+
+def macro_f1(Y_true, Y_pred, *, sample_weight=None):
+    """Macro F1: the mean of the per-label F1 scores (``zero_division=0``).
+
+    Equals ``sklearn.metrics.f1_score(Y_true, Y_pred, average="macro", zero_division=0)`` on
+    indicator matrices, and treats a single column as one label.
+
+    Parameters
+    ----------
+    Y_true, Y_pred : array-like of shape (n_samples, n_labels)
+        0/1 indicator matrices.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each row in the counts.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from hpa_sklearn.metrics import macro_f1
+    >>> macro_f1([[1, 0], [1, 1]], [[1, 0], [0, 0]])
+    0.3333333333333333
+    """
+    return float(per_class_f1(Y_true, Y_pred, sample_weight=sample_weight).mean())
+
+
+#: Scorer for ``GridSearchCV``, ``cross_val_score``, ...: :func:`macro_f1` of
+#: ``estimator.predict(X)`` (``zero_division=0``).
+macro_f1_scorer = make_scorer(macro_f1)
 
 
 def per_class_scores(Y_true, Y_pred, *, class_names=None):
@@ -112,24 +161,21 @@ def per_class_scores(Y_true, Y_pred, *, class_names=None):
     a            1.0     0.5  0.666667        2          1
     b            0.0     0.0  0.000000        1          0
     """
-    Y_true, Y_pred = _check_pair(Y_true, Y_pred)
-    n_labels = Y_true.shape[1]
+    tp, n_true, n_pred = _label_counts(Y_true, Y_pred)
+    n_labels = tp.size
     if class_names is None:
         class_names = _class_names(n_labels)
     elif len(class_names) != n_labels:
         raise ValueError(
             f"class_names has {len(class_names)} names but there are {n_labels} label columns."
         )
-    precision, recall, f1, support = precision_recall_fscore_support(
-        Y_true, Y_pred, average=None, zero_division=0
-    )
     return pd.DataFrame(
         {
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-            "predicted": Y_pred.sum(axis=0, dtype=np.int64),
+            "precision": np.divide(tp, n_pred, out=np.zeros(n_labels), where=n_pred > 0),
+            "recall": np.divide(tp, n_true, out=np.zeros(n_labels), where=n_true > 0),
+            "f1": _f1_from_counts(tp, n_true, n_pred),
+            "support": n_true.astype(np.int64),
+            "predicted": n_pred.astype(np.int64),
         },
         index=pd.Index(list(class_names), name="class"),
     )
@@ -201,8 +247,7 @@ def bootstrap_macro_f1(Y_true, Y_pred, *, n_boot=1000, confidence_level=0.95, ra
     pred = Y_pred.astype(np.float64)
     hits = true * pred
 
-    score = float(_f1_from_counts(hits.sum(0), true.sum(0), pred.sum(0)).mean())
-
+    score = macro_f1(Y_true, Y_pred)
     replicates = np.empty(n_boot)
     block = max(1, _BOOTSTRAP_BLOCK_CELLS // n_samples)
     for start in range(0, n_boot, block):

@@ -11,6 +11,7 @@ from hpa_sklearn.datasets import CLASS_NAMES
 from hpa_sklearn.metrics import (
     bootstrap_macro_f1,
     f1_threshold_curves,
+    macro_f1,
     macro_f1_scorer,
     per_class_f1,
     per_class_scores,
@@ -108,6 +109,24 @@ def test_per_class_f1_and_macro_scorer_agree_with_sklearn():
     f1 = per_class_f1(Y, Y_pred)
     np.testing.assert_allclose(f1, f1_score(Y, Y_pred, average=None, zero_division=0))
     assert macro_f1_scorer(model, X, Y) == pytest.approx(f1.mean())
+
+
+def test_macro_f1_equals_sklearn_and_scores_a_single_column_as_one_label():
+    rng = np.random.RandomState(9)
+    Y = rng.binomial(1, [0.5, 0.1, 0.0], size=(50, 3))
+    Y_pred = rng.binomial(1, [0.5, 0.2, 0.0], size=(50, 3))
+    weights = rng.rand(50)
+    assert macro_f1(Y, Y_pred) == pytest.approx(
+        f1_score(Y, Y_pred, average="macro", zero_division=0)
+    )
+    assert macro_f1(Y, Y_pred, sample_weight=weights) == pytest.approx(
+        f1_score(Y, Y_pred, average="macro", zero_division=0, sample_weight=weights)
+    )
+    # one label column: the F1 of that label, not the mean over its 0s and 1s
+    assert macro_f1(Y[:, :1], Y_pred[:, :1]) == pytest.approx(f1_score(Y[:, 0], Y_pred[:, 0]))
+    np.testing.assert_allclose(per_class_f1(Y[:, :1], Y_pred[:, :1]), [f1_score(Y[:, 0], Y_pred[:, 0])])
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        macro_f1(Y, Y_pred, sample_weight=weights[:3])
 
 
 def test_per_class_scores_table():
