@@ -66,17 +66,17 @@ def _f1_from_counts(tp, n_true, n_pred):
 def _label_counts(Y_true, Y_pred, sample_weight=None):
     """(weighted) true positives, true counts and predicted counts of each label column."""
     Y_true, Y_pred = _check_pair(Y_true, Y_pred)
+    hits = Y_true & Y_pred
     if sample_weight is None:
-        weights = np.ones(Y_true.shape[0])
-    else:
-        weights = np.asarray(sample_weight, dtype=float)
-        if weights.shape != (Y_true.shape[0],):
-            raise ValueError(
-                f"sample_weight must have shape ({Y_true.shape[0]},); got {weights.shape}."
-            )
-    true = Y_true.astype(np.float64)
-    pred = Y_pred.astype(np.float64)
-    return weights @ (true * pred), weights @ true, weights @ pred
+        return tuple(
+            Y.sum(axis=0, dtype=np.float64) for Y in (hits, Y_true, Y_pred)
+        )
+    weights = np.asarray(sample_weight, dtype=float)
+    if weights.shape != (Y_true.shape[0],):
+        raise ValueError(
+            f"sample_weight must have shape ({Y_true.shape[0]},); got {weights.shape}."
+        )
+    return tuple(weights @ Y for Y in (hits, Y_true, Y_pred))
 
 
 def per_class_f1(Y_true, Y_pred, *, sample_weight=None):
@@ -348,31 +348,39 @@ def f1_threshold_curves(Y_true, y_score, *, thresholds=100):
         )
     if not np.all(np.isfinite(y_score)):
         raise ValueError("y_score contains NaN or infinite values.")
-    n_samples = y_score.shape[0]
+    n_samples, n_labels = y_score.shape
 
-    order = np.argsort(y_score, axis=0, kind="stable")
-    sorted_scores = np.take_along_axis(y_score, order, axis=0)
-    # positives_below[k, j]: positives of label j among its k smallest scores
-    positives_below = np.zeros((n_samples + 1, y_score.shape[1]))
-    np.cumsum(np.take_along_axis(Y_true, order, axis=0), axis=0, out=positives_below[1:])
+    # one row per label (contiguous): sorting and cumulating along rows is cache-friendly.
+    # The sort need not be stable: counts are only read at the boundaries of tie groups.
+    scores = np.ascontiguousarray(y_score.T)
+    order = np.argsort(scores, axis=1)
+    sorted_scores = np.take_along_axis(scores, order, axis=1)
+    # positives_below[j, k]: positives of label j among its k smallest scores
+    positives_below = np.zeros((n_labels, n_samples + 1))
+    np.cumsum(
+        np.take_along_axis(np.ascontiguousarray(Y_true.T), order, axis=1),
+        axis=1,
+        out=positives_below[:, 1:],
+    )
 
     if isinstance(thresholds, str):  # "exact": every observed score
         candidates = sorted_scores
         first_of_tie = np.ones_like(sorted_scores, dtype=bool)
-        first_of_tie[1:] = sorted_scores[1:] != sorted_scores[:-1]
-        rows = np.broadcast_to(np.arange(n_samples)[:, None], sorted_scores.shape)
-        # number of scores strictly below each candidate = index of its tie group's first row
-        n_below = np.maximum.accumulate(np.where(first_of_tie, rows, 0), axis=0)
+        first_of_tie[:, 1:] = sorted_scores[:, 1:] != sorted_scores[:, :-1]
+        # number of scores strictly below each candidate = index of its tie group's first one
+        n_below = np.maximum.accumulate(
+            np.where(first_of_tie, np.arange(n_samples), 0), axis=1
+        )
     else:
-        candidates = _candidate_thresholds(y_score, thresholds)
-        n_below = np.column_stack(
+        candidates = _candidate_thresholds(y_score, thresholds).T
+        n_below = np.stack(
             [
-                np.searchsorted(sorted_scores[:, j], candidates[:, j], side="left")
-                for j in range(y_score.shape[1])
+                np.searchsorted(sorted_scores[j], candidates[j], side="left")
+                for j in range(n_labels)
             ]
         )
 
-    n_true = positives_below[-1]
-    tp = n_true - np.take_along_axis(positives_below, n_below, axis=0)
+    n_true = positives_below[:, -1:]
+    tp = n_true - np.take_along_axis(positives_below, n_below, axis=1)
     f1 = _f1_from_counts(tp, n_true, n_samples - n_below)
-    return np.array(candidates), f1
+    return np.array(candidates.T), f1.T
