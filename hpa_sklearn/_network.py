@@ -90,6 +90,14 @@ def build_network(*, image_shape, n_outputs, input_dtype, mean, variance, channe
         warnings.filterwarnings("ignore", message=".*input channels", category=UserWarning)
         base = keras.applications.VGG16(include_top=False, weights=None,
                                         input_shape=(height, width, n_channels))
+    if not pretrained:
+        # Keras' VGG16 initializes with Glorot, under which the signal of 13 plain ReLU convolutions
+        # fades and training from scratch stalls; He initialization (He et al. 2015, who trained
+        # VGG from scratch with it) keeps it alive.
+        he = keras.initializers.HeNormal()
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.Conv2D):
+                layer.kernel.assign(he(layer.kernel.shape))
     if pretrained:
         source = _pretrained_weights(weights)
         for layer in base.layers:
