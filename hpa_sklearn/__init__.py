@@ -15,6 +15,20 @@ _LAZY = {
     "HPAVGG16Classifier": ".classifier",
     "ChannelSelector": ".preprocessing",
     "ImageAugmenter": ".preprocessing",
+    "MultilabelThresholdTuner": ".thresholds",
+    "MultilabelStratifiedKFold": ".model_selection",
+    "MultilabelStratifiedShuffleSplit": ".model_selection",
+    "multilabel_train_test_split": ".model_selection",
+    "report_param_grid": ".model_selection",
+    "make_report_search": ".model_selection",
+    "REPORT_SPLIT": ".model_selection",
+    "REPORT_BEST_PARAMS": ".model_selection",
+    "macro_f1": ".metrics",
+    "macro_f1_scorer": ".metrics",
+    "per_class_f1": ".metrics",
+    "per_class_scores": ".metrics",
+    "bootstrap_macro_f1": ".metrics",
+    "f1_threshold_curves": ".metrics",
 }
 
 __all__ = ["CHANNELS", "CLASS_NAMES", "__version__", *_LAZY]

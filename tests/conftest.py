@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,3 +34,10 @@ def real_data_dir():
             "or a folder named by $HPA_SKLEARN_DATA"
         )
     return REAL_DATA
+
+
+@pytest.fixture
+def one_blas_thread():
+    """For tests of tiny scikit-learn models: BLAS threads only add overhead (and contention)."""
+    with threadpool_limits(1):
+        yield

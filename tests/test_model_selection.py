@@ -13,7 +13,6 @@ from sklearn.multioutput import MultiOutputClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from hpa_sklearn.datasets import read_label_csv
 from hpa_sklearn.model_selection import (
@@ -29,11 +28,7 @@ from hpa_sklearn.model_selection import (
 from hpa_sklearn.thresholds import MultilabelThresholdTuner
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """The models here are tiny: BLAS threads only add overhead (and contention)."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _imbalanced_labels(n=600, seed=0):

@@ -18,7 +18,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from threadpoolctl import threadpool_limits
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
     check_no_attributes_set_in_init,
@@ -36,11 +35,7 @@ from hpa_sklearn.model_selection import (
 from hpa_sklearn.thresholds import MultilabelThresholdTuner
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """The models here are tiny: BLAS threads only add overhead (and contention)."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 class _Lookup(ClassifierMixin, BaseEstimator):
