@@ -11,15 +11,21 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._validation import check_image_array
 from .datasets._constants import CHANNELS
 
-# Named channel choices. "hpa_display" folds the yellow (ER) stain into red and green, as the HPA
-# shows a four-stain image in RGB: yellow light is red + green.
+# The colour (R, G, B weights) in which the HPA displays each stain: yellow light is red + green.
+HPA_DISPLAY_COLOURS = {
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "yellow": (0.5, 0.5, 0.0),
+}
+
+# Named channel choices. "hpa_display" is the HPA's RGB rendering of the four stains.
 CHANNEL_PRESETS = {
     "all": ("red", "green", "blue", "yellow"),
     "rgb": ("red", "green", "blue"),
-    "hpa_display": (
-        {"red": 1.0, "yellow": 0.5},
-        {"green": 1.0, "yellow": 0.5},
-        "blue",
+    "hpa_display": tuple(
+        {name: colour[k] for name, colour in HPA_DISPLAY_COLOURS.items() if colour[k]}
+        for k in range(3)
     ),
 }
 
@@ -74,7 +80,7 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
     >>> X = np.zeros((2, 32, 32, 4), dtype=np.uint8); X[..., 3] = 200; X[..., 0] = 100
     >>> selector = ChannelSelector("hpa_display").fit(X)
     >>> selector.channels_out_
-    ('1*red+0.5*yellow', '1*green+0.5*yellow', 'blue')
+    ('1*red+0.5*yellow', '1*green+0.5*yellow', '1*blue')
     >>> Xt = selector.transform(X)
     >>> Xt.shape, Xt.dtype, int(Xt[0, 0, 0, 0]), int(Xt[0, 0, 0, 1])
     ((2, 32, 32, 3), dtype('uint8'), 200, 100)
