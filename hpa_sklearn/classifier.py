@@ -443,13 +443,17 @@ class HPAVGG16Classifier(KerasClassifier):
             val_data = ImageBatches(X, Y, indices=val, batch_size=self.batch_size)
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        def record(epoch, logs):
+            # per epoch, so that an interrupted fit keeps the history of its completed epochs
+            for key, value in (logs or {}).items():
+                self.history_.setdefault(key, []).append(float(value))
+
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record))
         start = len(self.history_.get("loss", []))
-        history = self.model_.fit(
+        self.model_.fit(
             data, validation_data=val_data, epochs=start + epochs, initial_epoch=start,
             callbacks=callbacks, verbose=self.verbose, shuffle=False,
         )
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train one more epoch on ``X, y`` (the first call builds the network like :meth:`fit`).

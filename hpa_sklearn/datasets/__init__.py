@@ -5,6 +5,7 @@ from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._kaggle import load_hpa, read_label_csv, write_kaggle_layout
 from ._labels import indicator_to_labels, labels_to_indicator
 from ._submission import read_submission, write_submission
+from ._synthetic import make_hpa_like
 
 __all__ = [
     "CHANNELS",
@@ -14,6 +15,7 @@ __all__ = [
     "indicator_to_labels",
     "labels_to_indicator",
     "load_hpa",
+    "make_hpa_like",
     "read_label_csv",
     "read_submission",
     "write_kaggle_layout",

@@ -1,0 +1,570 @@
+"""The ``hpa-sklearn`` command line: demo, train, predict, evaluate, search.
+
+Every command reads data through :func:`~hpa_sklearn.datasets.load_hpa` (cached), shows progress on
+long steps and reports bad input as one line on stderr with exit status 2 (no traceback).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import CHANNELS, CLASS_NAMES, N_CLASSES
+
+MODEL_FILE = "hpa_model.json"
+_MODEL_FORMAT = 1
+
+
+class CommandError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
+
+
+def _say(message):
+    print(message, flush=True)
+
+
+def _keras_verbose():
+    # a progress bar per batch on a terminal; one line per epoch in a log file
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _parse_channels(text):
+    channels = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in channels if c not in CHANNELS]
+    if not channels or unknown or len(set(channels)) != len(channels):
+        raise argparse.ArgumentTypeError(
+            f"--channels must be distinct names among {','.join(CHANNELS)}; got {text!r}"
+        )
+    return channels
+
+
+def _parse_weights(text):
+    return None if text.lower() == "none" else text
+
+
+def _load(args, *, labels, image_size, channels, image_dir=None):
+    from .datasets import load_hpa
+
+    try:
+        return load_hpa(
+            args.data,
+            labels=labels,
+            image_dir=image_dir,
+            image_size=image_size,
+            channels=channels,
+            missing="skip" if args.skip_missing else "raise",
+            n_jobs=args.n_jobs,
+            cache_dir=args.cache_dir,
+            verbose=1,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc).replace("pass missing='skip'", "pass --skip-missing")) from None
+
+
+# ----------------------------------------------------------------------------- model folders
+def _save_model_dir(folder, classifier, meta):
+    folder = Path(folder)
+    classifier.save(folder)
+    meta = {"format": _MODEL_FORMAT, "class_names": list(CLASS_NAMES), **meta}
+    tmp = folder / f".{MODEL_FILE}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, folder / MODEL_FILE)
+
+
+def _load_model_dir(folder, *, channels=None, image_size=None):
+    """Load a model folder; refuse one that is not ours or does not match the requested data."""
+    from .classifier import HPAVGG16Classifier
+
+    folder = Path(folder)
+    meta_path = folder / MODEL_FILE
+    if not meta_path.is_file():
+        raise CommandError(
+            f"{folder} is not a model folder of hpa-sklearn (no {MODEL_FILE}); create one with "
+            "'hpa-sklearn train --out DIR'."
+        )
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise CommandError(f"{meta_path} is damaged: {exc}") from None
+    if meta.get("format") != _MODEL_FORMAT:
+        raise CommandError(f"{meta_path} has format {meta.get('format')}; expected {_MODEL_FORMAT}.")
+    classifier = HPAVGG16Classifier.load(folder)
+    model_channels = tuple(meta["channels"])
+    if classifier.n_outputs_ != N_CLASSES or len(meta.get("class_names", [])) != N_CLASSES:
+        raise CommandError(
+            f"the model in {folder} predicts {classifier.n_outputs_} classes; the HPA data has "
+            f"{N_CLASSES}. Train a model on this data."
+        )
+    if channels is not None and tuple(channels) != model_channels:
+        raise CommandError(
+            f"the model in {folder} was trained on channels {','.join(model_channels)}, not "
+            f"{','.join(channels)}; drop --channels or train a model for these channels."
+        )
+    if image_size is not None and image_size != meta["image_size"]:
+        raise CommandError(
+            f"the model in {folder} was trained on {meta['image_size']} px images, not "
+            f"{image_size} px; drop --image-size or train a model for this size."
+        )
+    return classifier, meta
+
+
+# ----------------------------------------------------------------------------- training
+def _best_weights_callback():
+    """A Keras callback that keeps the weights of the best epoch so far (by validation loss when
+    there is one, else training loss), so that an interrupted run can save them."""
+    import keras
+
+    class KeepBest(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = np.inf
+            self.best_epoch = None
+            self.weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            value = logs.get("val_loss", logs.get("loss"))
+            if value is not None and value < self.best:
+                self.best, self.best_epoch = value, epoch + 1
+                self.weights = self.model.get_weights()
+
+    return KeepBest()
+
+
+def _make_classifier(args, callbacks=()):
+    from .classifier import HPAVGG16Classifier
+    from .preprocessing import ImageAugmenter
+
+    return HPAVGG16Classifier(
+        weights=args.weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        optimizer=args.optimizer,
+        dropout=args.dropout,
+        activation=args.activation,
+        loss=args.loss,
+        augmentation=ImageAugmenter(random_state=args.seed) if args.augment else None,
+        early_stopping=args.early_stopping,
+        channels=args.channels,
+        at_least_one_label=True,
+        callbacks=list(callbacks) or None,
+        random_state=args.seed,
+        verbose=_keras_verbose(),
+    )
+
+
+def _interrupted(classifier, keeper, folder, meta, resume_hint):
+    """Save what an interrupted training reached and say how to go on."""
+    if keeper.weights is None:
+        raise CommandError("interrupted before the first epoch ended; nothing was saved.")
+    classifier.model_.set_weights(keeper.weights)
+    meta = {**meta, "interrupted": True, "best_epoch": keeper.best_epoch}
+    _save_model_dir(folder, classifier, meta)
+    _say(
+        f"\nInterrupted. The best weights so far (epoch {keeper.best_epoch}, loss "
+        f"{keeper.best:.4f}) are saved in {folder}.\nResume with:\n  {resume_hint}"
+    )
+    return 130
+
+
+def _cmd_train(args):
+    from .model_selection import MultilabelStratifiedKFold
+    from .thresholds import MultilabelThresholdTuner
+
+    channels = args.channels
+    folder = Path(args.out)
+    keeper = _best_weights_callback()
+    resume_hint = (
+        f"hpa-sklearn train --data {args.data} --labels {args.labels} --resume {folder} "
+        f"--epochs {args.epochs} --out {folder}"
+    )
+    if args.resume:
+        classifier, meta = _load_model_dir(
+            args.resume,
+            channels=channels if args.channels_given else None,
+            image_size=args.image_size if args.image_size_given else None,
+        )
+        data = _load(args, labels=args.labels, image_size=meta["image_size"],
+                     channels=tuple(meta["channels"]), image_dir=args.image_dir)
+        if data.target is None:
+            raise CommandError(f"{args.labels} has no Target column: training needs labels.")
+        classifier.set_params(callbacks=[keeper], verbose=_keras_verbose())
+        done = len(classifier.history_.get("loss", []))
+        _say(f"Resuming {args.resume} after {done} epochs, for {args.epochs} more.")
+        try:
+            for _ in range(args.epochs):
+                classifier.partial_fit(data.images, data.target)
+        except KeyboardInterrupt:
+            return _interrupted(classifier, keeper, folder, meta, resume_hint)
+        meta = {**meta, "interrupted": False, "epochs_done": len(classifier.history_["loss"])}
+        classifier.set_params(callbacks=None)
+        _save_model_dir(folder, classifier, meta)
+        _say(f"Model saved in {folder}")
+        return 0
+
+    data = _load(args, labels=args.labels, image_size=args.image_size, channels=channels,
+                 image_dir=args.image_dir)
+    if data.target is None:
+        raise CommandError(f"{args.labels} has no Target column: training needs labels.")
+    meta = {
+        "image_size": args.image_size,
+        "channels": list(channels),
+        "training": {"data": str(args.data), "labels": str(args.labels),
+                     "n_samples": int(len(data.ids))},
+        "thresholds": "0.5",
+    }
+    classifier = _make_classifier(args)
+    if args.tune_thresholds:
+        cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed) if args.cv else 0.2
+        where = f"{args.cv}-fold out-of-fold" if args.cv else "20% held-out"
+        _say(f"Tuning per-class thresholds on {where} predictions, then training on all data.")
+        tuner = MultilabelThresholdTuner(classifier, cv=cv, refit=False, at_least_one_label=True,
+                                         random_state=args.seed, verbose=10)
+        tuner.fit(data.images, data.target)
+        thresholds = tuner.best_thresholds_
+        meta["thresholds"] = f"tuned ({where})"
+        meta["oof_macro_f1"] = float(tuner.best_score_)
+        _say(f"Out-of-fold macro F1 with tuned thresholds: {tuner.best_score_:.4f}")
+        classifier.set_params(threshold=thresholds)
+    classifier.set_params(callbacks=[keeper])
+    try:
+        classifier.fit(data.images, data.target)
+    except KeyboardInterrupt:
+        return _interrupted(classifier, keeper, folder, meta, resume_hint)
+    classifier.set_params(callbacks=None)
+    meta["epochs_done"] = len(classifier.history_["loss"])
+    meta["interrupted"] = False
+    _save_model_dir(folder, classifier, meta)
+    _say(f"Model saved in {folder}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict / evaluate
+def _cmd_predict(args):
+    from .datasets import write_submission
+    from .datasets._kaggle import _resolve_csv
+
+    classifier, meta = _load_model_dir(args.model, channels=args.channels,
+                                       image_size=args.image_size)
+    data = _load(args, labels=args.ids, image_size=meta["image_size"],
+                 channels=tuple(meta["channels"]), image_dir=args.image_dir)
+    classifier.set_params(verbose=_keras_verbose(), at_least_one_label=not args.allow_empty)
+    Y_pred = classifier.predict(data.images)
+    try:
+        path = write_submission(args.out, data.ids, Y_pred,
+                                template=_resolve_csv(args.data, args.ids))
+    except ValueError as exc:
+        raise CommandError(f"{exc} (were samples skipped for missing files?)") from None
+    _say(f"Submission with {len(data.ids)} rows written to {path}")
+    return 0
+
+
+def _cmd_evaluate(args):
+    from .report import write_report
+
+    classifier, meta = _load_model_dir(args.model, channels=args.channels,
+                                       image_size=args.image_size)
+    data = _load(args, labels=args.labels, image_size=meta["image_size"],
+                 channels=tuple(meta["channels"]), image_dir=args.image_dir)
+    if data.target is None:
+        raise CommandError(f"{args.labels} has no Target column: evaluation needs labels.")
+    classifier.set_params(verbose=_keras_verbose())
+    proba = classifier.predict_proba(data.images)
+    report = write_report(args.out, data.target, proba, classifier.threshold,
+                          images=data.images, channels=meta["channels"], ids=data.ids,
+                          history=classifier.history_, n_boot=args.n_boot,
+                          random_state=args.seed, title=f"Evaluation of {args.model}")
+    _print_summary(report)
+    _say(f"Report written to {Path(args.out) / 'index.html'}")
+    return 0
+
+
+def _print_summary(report):
+    s = report["summary"]
+    _say(f"\n{'':24}{'threshold 0.5':>24}{'tuned thresholds':>24}")
+    for key, label in (("macro_f1", "macro F1"), ("micro_f1", "micro F1")):
+        _say(f"{label:24}{s['0.5'][key]:>24.4f}{s['tuned'][key]:>24.4f}")
+    ci = {k: "[{:.3f}, {:.3f}]".format(*s[k]["macro_f1_ci95"]) for k in ("0.5", "tuned")}
+    _say(f"{'macro F1 95% CI':24}{ci['0.5']:>24}{ci['tuned']:>24}")
+    _say(f"{'BCE loss':24}{s['bce_loss']:>24.4f}")
+
+
+# ----------------------------------------------------------------------------- search
+def _plot_search(results, params, path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    scores = results["mean_test_score"].to_numpy(dtype=float)
+    for ax, name in zip(axes, params):
+        values = results[f"param_{name}"].astype(str)
+        levels = sorted(values.unique(), key=lambda v: (len(v), v))
+        x = np.array([levels.index(v) for v in values])
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(x))
+        ax.scatter(x + jitter, scores, s=12, alpha=0.6, color="#264653")
+        ax.set_xticks(range(len(levels)), levels, rotation=45, fontsize=7)
+        ax.set_title(name.split("__")[-1], fontsize=9)
+    axes[0].set_ylabel("mean CV macro F1")
+    fig.suptitle("Search over the report's tuning table (each dot a candidate)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cmd_search(args):
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    from .metrics import macro_f1_scorer
+    from .model_selection import MultilabelStratifiedKFold, make_report_search, report_param_grid
+
+    data = _load(args, labels=args.labels, image_size=args.image_size, channels=args.channels,
+                 image_dir=args.image_dir)
+    if data.target is None:
+        raise CommandError(f"{args.labels} has no Target column: a search needs labels.")
+    classifier = _make_classifier(args)
+    classifier.set_params(verbose=0)
+    grid = report_param_grid(step=None)
+    cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed)
+    if args.halving:
+        search = make_report_search(classifier, step=None, resource="epochs",
+                                    max_resources=args.epochs, n_candidates=args.n_candidates,
+                                    cv=cv, random_state=args.seed, n_jobs=args.search_jobs,
+                                    verbose=2)
+    elif args.n_candidates:
+        search = RandomizedSearchCV(classifier, grid, n_iter=args.n_candidates,
+                                    scoring=macro_f1_scorer, cv=cv, random_state=args.seed,
+                                    n_jobs=args.search_jobs, verbose=2, refit=False)
+    else:
+        search = GridSearchCV(classifier, grid, scoring=macro_f1_scorer, cv=cv,
+                              n_jobs=args.search_jobs, verbose=2, refit=False)
+    if hasattr(search, "refit"):
+        search.set_params(refit=False)
+    start = time.perf_counter()
+    search.fit(data.images, data.target)
+    import pandas as pd
+
+    results = pd.DataFrame(search.cv_results_)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out / "cv_results.csv", index=False)
+    _plot_search(results, list(grid), out / "search.png")
+    best = results.loc[results["rank_test_score"].idxmin()]
+    _say(f"\nSearch of {len(results)} fits' candidates took {time.perf_counter() - start:.0f} s.")
+    _say("Best candidate (mean CV macro F1 {:.4f}): {}".format(
+        best["mean_test_score"], {k: best[f"param_{k}"] for k in grid}))
+    _say(f"cv_results_ written to {out / 'cv_results.csv'}, plot to {out / 'search.png'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+def _cmd_demo(args):
+    from .classifier import HPAVGG16Classifier
+    from .datasets import load_hpa, make_hpa_like, write_kaggle_layout, write_submission
+    from .model_selection import REPORT_SPLIT, multilabel_train_test_split
+    from .preprocessing import ImageAugmenter
+    from .report import write_report
+    from .thresholds import MultilabelThresholdTuner
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    _say(f"[1/6] Generating {args.n_samples} HPA-like samples ({args.image_size} px, 4 channels) "
+         f"and writing them in the Kaggle layout to {out / 'data'}")
+    synthetic = make_hpa_like(args.n_samples, args.image_size, random_state=args.seed)
+    write_kaggle_layout(out / "data", synthetic.images, synthetic.ids, synthetic.target, verbose=1)
+    _say("[2/6] Loading them back through the cached loader")
+    data = load_hpa(out / "data", image_size=args.image_size, cache_dir=out / "cache",
+                    n_jobs=args.n_jobs, verbose=1)
+    _say(f"      {data.DESCR}")
+    rows = np.arange(len(data.ids))
+    train, val, test = multilabel_train_test_split(rows, data.target, **REPORT_SPLIT,
+                                                   random_state=args.seed)[:3]
+    _say(f"[3/6] Split 64/16/20 (multilabel-stratified): {len(train)} train, {len(val)} "
+         f"validation, {len(test)} test. Training VGG16 ({args.epochs} epochs, from scratch)")
+    X, Y = data.images, data.target
+    classifier = HPAVGG16Classifier(
+        weights=None, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augmentation=ImageAugmenter(random_state=args.seed),
+        random_state=args.seed, verbose=_keras_verbose(),
+    )
+    classifier.fit(X[train], Y[train])
+    _say("[4/6] Tuning per-class thresholds on the validation part")
+    tuner = MultilabelThresholdTuner(classifier, cv="prefit", refit=False).fit(X[val], Y[val])
+    classifier.set_params(threshold=tuner.best_thresholds_, verbose=0)
+    _say("[5/6] Evaluating on the test part and writing the report")
+    proba = classifier.predict_proba(X[test])
+    report = write_report(out / "report", Y[test], proba, tuner.best_thresholds_,
+                          images=X[test], ids=data.ids[test], history=classifier.history_,
+                          train_target=Y[train], random_state=args.seed,
+                          title="hpa-sklearn demo: VGG16 on HPA-like synthetic data")
+    _save_model_dir(out / "model", classifier, {
+        "image_size": args.image_size, "channels": list(CHANNELS),
+        "training": {"data": str(out / "data"), "labels": "train.csv", "n_samples": len(train)},
+        "thresholds": "tuned (validation part)", "epochs_done": len(classifier.history_["loss"]),
+        "interrupted": False,
+    })
+    _say("[6/6] Writing a submission-style CSV of the test part")
+    submission = write_submission(out / "submission.csv", data.ids[test],
+                                  classifier.predict(X[test]))
+    _print_summary(report)
+    _say(f"\nDone in {time.perf_counter() - started:.0f} s.")
+    _say(f"  report:     {out / 'report' / 'index.html'}")
+    _say(f"  model:      {out / 'model'}")
+    _say(f"  submission: {submission}")
+    _say(f"  data:       {out / 'data'} (Kaggle layout; try 'hpa-sklearn train --data "
+         f"{out / 'data'} ...')")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def _add_data_args(parser, *, labels=True):
+    parser.add_argument("--data", required=True, help="the data folder (Kaggle layout)")
+    if labels:
+        parser.add_argument("--labels", default="train.csv",
+                            help="label CSV, in --data or a path (default: %(default)s)")
+    parser.add_argument("--image-dir", default=None,
+                        help="image folder, if not train/ (labels) or test/ (template) in --data")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="drop samples with missing channel files (with a warning) instead "
+                             "of stopping")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="decoding processes (default: all cores)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="decoded-image cache (default: $HPA_SKLEARN_CACHE or "
+                             "~/.cache/hpa_sklearn)")
+
+
+def _add_training_args(parser):
+    parser.add_argument("--image-size", type=int, default=64,
+                        help="image side in px, >= 32 (default: %(default)s)")
+    parser.add_argument("--channels", type=_parse_channels, default=CHANNELS,
+                        help="comma-separated channels (default: red,green,blue,yellow)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
+    parser.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="default: %(default)s")
+    parser.add_argument("--optimizer", default="adam", help="adam, adagrad, adamax, ...")
+    parser.add_argument("--activation", default="relu", help="hidden-layer activation")
+    parser.add_argument("--dropout", type=float, default=0.2, help="default: %(default)s")
+    parser.add_argument("--loss", choices=("binary_crossentropy", "focal"),
+                        default="binary_crossentropy")
+    parser.add_argument("--weights", type=_parse_weights, default="imagenet",
+                        help="'imagenet' (downloaded by Keras), 'none' (from scratch) or a VGG16 "
+                             "no-top weights file (default: imagenet)")
+    parser.add_argument("--augment", action="store_true",
+                        help="random flips, rotations, zoom, shifts, brightness in training")
+    parser.add_argument("--early-stopping", action="store_true",
+                        help="stop on a 10%% multilabel-stratified validation part")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def build_parser():
+    """The argument parser of ``hpa-sklearn`` (all subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="hpa-sklearn",
+        description="Classify Human Protein Atlas images (28 locations, multi-label) with a VGG16 "
+                    "scikit-learn estimator: train, tune per-class thresholds, evaluate, submit.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="the whole job on the embedded synthetic data",
+                          description="Generate HPA-like data, split it 64/16/20, train VGG16, "
+                                      "tune per-class thresholds, evaluate and write a report, "
+                                      "a model folder and a submission-style CSV.")
+    demo.add_argument("--out", default="hpa-sklearn-output/demo",
+                      help="output folder (default: %(default)s)")
+    demo.add_argument("--n-samples", type=int, default=1500, help="default: %(default)s")
+    demo.add_argument("--image-size", type=int, default=32, help="default: %(default)s")
+    demo.add_argument("--epochs", type=int, default=12, help="default: %(default)s")
+    demo.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    demo.add_argument("--learning-rate", type=float, default=3e-4, help="default: %(default)s")
+    demo.add_argument("--n-jobs", type=int, default=-1, help="decoding processes")
+    demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    demo.set_defaults(handler=_cmd_demo)
+
+    train = sub.add_parser("train", help="train a model on a Kaggle-layout folder",
+                           description="Train HPAVGG16Classifier on a Kaggle-layout folder, "
+                                       "optionally tune per-class thresholds on out-of-fold "
+                                       "predictions, and save a model folder (Keras file + JSON).")
+    _add_data_args(train)
+    _add_training_args(train)
+    train.add_argument("--cv", type=int, default=None,
+                       help="folds for out-of-fold threshold tuning (default: a 20%% hold-out)")
+    train.add_argument("--tune-thresholds", action="store_true",
+                       help="tune one threshold per class (macro F1) instead of 0.5")
+    train.add_argument("--resume", default=None,
+                       help="a model folder to continue training (for --epochs more epochs)")
+    train.add_argument("--out", required=True, help="model folder to write")
+    train.set_defaults(handler=_cmd_train)
+
+    predict = sub.add_parser("predict", help="write a Kaggle submission",
+                             description="Predict every id of a template CSV and write a valid "
+                                         "Kaggle submission in the template's order.")
+    _add_data_args(predict, labels=False)
+    predict.add_argument("--model", required=True, help="model folder from 'train'")
+    predict.add_argument("--ids", default="sample_submission.csv",
+                         help="template CSV with the ids to predict (default: %(default)s)")
+    predict.add_argument("--out", required=True, help="submission CSV to write")
+    predict.add_argument("--allow-empty", action="store_true",
+                         help="allow rows with no label (default: at least the top class)")
+    predict.add_argument("--channels", type=_parse_channels, default=None, help=argparse.SUPPRESS)
+    predict.add_argument("--image-size", type=int, default=None, help=argparse.SUPPRESS)
+    predict.set_defaults(handler=_cmd_predict)
+
+    evaluate = sub.add_parser("evaluate", help="write the evaluation report",
+                              description="Evaluate a model folder on labelled data: macro F1 "
+                                          "with a bootstrap CI, per-class table, plots (HTML).")
+    _add_data_args(evaluate)
+    evaluate.add_argument("--model", required=True, help="model folder from 'train'")
+    evaluate.add_argument("--out", required=True, help="report folder to write")
+    evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--channels", type=_parse_channels, default=None, help=argparse.SUPPRESS)
+    evaluate.add_argument("--image-size", type=int, default=None, help=argparse.SUPPRESS)
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    search = sub.add_parser("search", help="search the report's tuning table",
+                            description="Search the original report's tuning table (batch size, "
+                                        "learning rate, optimizer, activation, dropout: 720 "
+                                        "combinations) with macro F1 on multilabel-stratified "
+                                        "folds; writes cv_results.csv and a plot.")
+    _add_data_args(search)
+    _add_training_args(search)
+    search.add_argument("--grid", choices=("report",), default="report",
+                        help="the parameter grid (the report's table)")
+    search.add_argument("--halving", action="store_true",
+                        help="successive halving with epochs as the resource (up to --epochs)")
+    search.add_argument("--n-candidates", type=int, default=None,
+                        help="draw this many combinations at random instead of all 720")
+    search.add_argument("--cv", type=int, default=3, help="folds (default: 3)")
+    search.add_argument("--search-jobs", type=int, default=None, help="parallel fits")
+    search.add_argument("--out", required=True, help="folder for cv_results.csv and the plot")
+    search.set_defaults(handler=_cmd_search)
+    return parser
+
+
+def main(argv=None):
+    """Run ``hpa-sklearn``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else list(argv)
+    args.channels_given = "--channels" in raw
+    args.image_size_given = "--image-size" in raw
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("hpa-sklearn: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        print(f"hpa-sklearn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

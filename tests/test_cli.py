@@ -1,0 +1,230 @@
+"""The hpa-sklearn command line, end to end on small folders."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpa_sklearn import cli
+from hpa_sklearn._decision import apply_thresholds
+from hpa_sklearn.classifier import HPAVGG16Classifier
+from hpa_sklearn.datasets import load_hpa, make_hpa_like, read_submission, write_kaggle_layout
+from hpa_sklearn.metrics import macro_f1, per_class_f1
+
+TRAIN = ["--image-size", "32", "--epochs", "1", "--batch-size", "16", "--weights", "none",
+         "--n-jobs", "1"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kaggle")
+    train = make_hpa_like(40, 32, random_state=0)
+    test = make_hpa_like(10, 32, random_state=1)
+    write_kaggle_layout(root, train.images, train.ids, train.target)
+    test_ids = [f"test-{i}" for i in range(10)]
+    write_kaggle_layout(root, test.images, test_ids)  # test/ + sample_submission.csv
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "m"
+    cache = tmp_path_factory.mktemp("cache")
+    status = cli.main(["train", "--data", str(folder), *TRAIN, "--tune-thresholds", "--cv", "2",
+                       "--cache-dir", str(cache), "--out", str(out)])
+    assert status == 0
+    return out, cache
+
+
+def _run(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_help_is_complete(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("demo", "train", "predict", "evaluate", "search"):
+        assert command in text
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--data", "--labels", "--image-size", "--channels", "--epochs", "--cv",
+                   "--tune-thresholds", "--resume", "--out"):
+        assert option in text
+
+
+def test_train_writes_a_model_folder_that_loads_back(model, folder):
+    out, cache = model
+    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    assert meta["image_size"] == 32 and meta["channels"] == ["red", "green", "blue", "yellow"]
+    assert meta["thresholds"].startswith("tuned") and 0 <= meta["oof_macro_f1"] <= 1
+    assert not meta["interrupted"] and meta["epochs_done"] == 1
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "estimator.json", cli.MODEL_FILE}
+    classifier = HPAVGG16Classifier.load(out)
+    thresholds = np.asarray(classifier.threshold)
+    assert thresholds.shape == (28,) and not np.all(thresholds == 0.5)
+
+
+def test_predict_writes_the_templates_ids_with_the_models_predictions(model, folder, tmp_path,
+                                                                      capsys):
+    out, cache = model
+    status, stdout, _ = _run(capsys, "predict", "--model", out, "--data", folder, "--out",
+                             tmp_path / "sub.csv", "--cache-dir", cache, "--n-jobs", "1")
+    assert status == 0 and "10 rows" in stdout
+    ids, Y_pred = read_submission(tmp_path / "sub.csv")
+    template = pd.read_csv(folder / "sample_submission.csv")
+    assert list(ids) == list(template.Id)
+    # the same predictions as the model folder loaded by hand
+    data = load_hpa(folder, labels="sample_submission.csv", image_size=32, cache_dir=cache,
+                    verbose=0)
+    classifier = HPAVGG16Classifier.load(out).set_params(verbose=0, at_least_one_label=True)
+    np.testing.assert_array_equal(Y_pred, classifier.predict(data.images))
+    assert np.all(Y_pred.sum(axis=1) >= 1)
+
+
+def test_evaluate_report_equals_library_figures(model, folder, tmp_path, capsys):
+    out, cache = model
+    status, stdout, _ = _run(capsys, "evaluate", "--model", out, "--data", folder, "--out",
+                             tmp_path / "report", "--cache-dir", cache, "--n-jobs", "1",
+                             "--n-boot", "100")
+    assert status == 0 and "macro F1" in stdout
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    for name in report["files"]:
+        assert (tmp_path / "report" / name).is_file()
+    data = load_hpa(folder, image_size=32, cache_dir=cache, verbose=0)
+    classifier = HPAVGG16Classifier.load(out).set_params(verbose=0)
+    proba = classifier.predict_proba(data.images)
+    tuned = apply_thresholds(proba, classifier.threshold)
+    assert report["summary"]["tuned"]["macro_f1"] == pytest.approx(macro_f1(data.target, tuned))
+    assert report["summary"]["0.5"]["macro_f1"] == pytest.approx(
+        macro_f1(data.target, apply_thresholds(proba, 0.5)))
+    np.testing.assert_allclose([row["f1"] for row in report["per_class"]],
+                               per_class_f1(data.target, tuned))
+    figure = report["figures"]["per_class_f1"]
+    assert figure["f1_tuned"] == sorted(figure["f1_tuned"], reverse=True)
+    assert report["figures"]["label_frequency"]["evaluated"] == data.target.sum(0).tolist()
+    assert report["figures"]["training_curves"]["loss"] == classifier.history_["loss"]
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "per_class_f1.png" in html and "Nucleoplasm" in html
+
+
+def test_interrupted_training_keeps_best_weights_and_resumes(folder, tmp_path, capsys,
+                                                             monkeypatch):
+    make_keeper = cli._best_weights_callback
+
+    def interrupting_keeper():
+        keeper = make_keeper()
+        original = keeper.on_epoch_end
+
+        def on_epoch_end(epoch, logs=None):
+            original(epoch, logs)
+            if epoch == 1:  # Ctrl-C during the third epoch
+                raise KeyboardInterrupt
+
+        keeper.on_epoch_end = on_epoch_end
+        return keeper
+
+    monkeypatch.setattr(cli, "_best_weights_callback", interrupting_keeper)
+    out = tmp_path / "m"
+    argv = ["train", "--data", folder, *TRAIN, "--epochs", "5", "--cache-dir", tmp_path / "c",
+            "--out", out]
+    status, stdout, _ = _run(capsys, *argv)
+    assert status == 130
+    assert "best weights so far" in stdout and "--resume" in stdout
+    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    assert meta["interrupted"] and meta["best_epoch"] in (1, 2)
+    monkeypatch.setattr(cli, "_best_weights_callback", make_keeper)
+    status, stdout, _ = _run(capsys, "train", "--data", folder, "--resume", out, "--epochs", "1",
+                             "--cache-dir", tmp_path / "c", "--n-jobs", "1", "--out", out)
+    assert status == 0
+    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    assert not meta["interrupted"] and meta["epochs_done"] >= 2
+
+
+@pytest.mark.slow
+def test_search_writes_cv_results_and_plot(folder, tmp_path, capsys):
+    status, stdout, _ = _run(capsys, "search", "--data", folder, *TRAIN, "--n-candidates", "2",
+                             "--cv", "2", "--cache-dir", tmp_path / "c", "--out", tmp_path / "s")
+    assert status == 0, stdout
+    results = pd.read_csv(tmp_path / "s" / "cv_results.csv")
+    assert len(results) == 2 and results["mean_test_score"].between(0, 1).all()
+    assert {"param_batch_size", "param_learning_rate", "param_optimizer", "param_activation",
+            "param_dropout"} <= set(results.columns)
+    assert (tmp_path / "s" / "search.png").stat().st_size > 1000
+
+
+# ----------------------------------------------------------------------------- bad input
+def _assert_clean_error(status, err, *fragments):
+    assert status == 2
+    assert "Traceback" not in err and "error:" in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_missing_files_is_a_clean_error(folder, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    data = make_hpa_like(4, 32, random_state=0)
+    write_kaggle_layout(broken, data.images, data.ids, data.target)
+    (broken / "train" / f"{data.ids[2]}_blue.png").unlink()
+    status, _, err = _run(capsys, "train", "--data", broken, *TRAIN, "--cache-dir", tmp_path / "c",
+                          "--out", tmp_path / "m")
+    _assert_clean_error(status, err, data.ids[2], "--skip-missing")
+
+
+def test_bad_label_row_is_a_clean_error(folder, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    frame = pd.read_csv(folder / "train.csv")
+    frame.loc[3, "Target"] = "3 x"
+    frame.to_csv(bad, index=False)
+    status, _, err = _run(capsys, "train", "--data", folder, "--labels", bad, *TRAIN,
+                          "--cache-dir", tmp_path / "c", "--out", tmp_path / "m")
+    _assert_clean_error(status, err, "line 5", "'3 x'")
+
+
+def test_not_a_model_folder_is_a_clean_error(folder, tmp_path, capsys):
+    status, _, err = _run(capsys, "predict", "--model", tmp_path, "--data", folder, "--out",
+                          tmp_path / "s.csv")
+    _assert_clean_error(status, err, "is not a model folder")
+
+
+def test_unknown_template_ids_are_a_clean_error(model, folder, tmp_path, capsys):
+    out, cache = model
+    template = tmp_path / "ids.csv"
+    pd.DataFrame({"Id": ["test-0", "no-such-image"], "Predicted": ["0", "0"]}).to_csv(
+        template, index=False)
+    status, _, err = _run(capsys, "predict", "--model", out, "--data", folder, "--ids", template,
+                          "--image-dir", folder / "test", "--out", tmp_path / "s.csv",
+                          "--cache-dir", cache)
+    _assert_clean_error(status, err, "no-such-image")
+
+
+def test_model_for_other_channels_is_refused(model, folder, tmp_path, capsys):
+    out, cache = model
+    status, _, err = _run(capsys, "predict", "--model", out, "--data", folder, "--channels",
+                          "red,green,blue", "--out", tmp_path / "s.csv")
+    _assert_clean_error(status, err, "trained on channels red,green,blue,yellow")
+
+
+# ----------------------------------------------------------------------------- real data
+@pytest.mark.realdata
+def test_real_samples_train_and_predict(real_data_dir, tmp_path, capsys):
+    out = tmp_path / "m"
+    status, _, err = _run(capsys, "train", "--data", real_data_dir, "--labels",
+                          "train_images_labels.csv", "--image-dir", "train_images", *TRAIN,
+                          "--cache-dir", tmp_path / "c", "--out", out)
+    assert status == 0, err
+    labels = pd.read_csv(real_data_dir / "train_images_labels.csv")
+    template = tmp_path / "template.csv"
+    pd.DataFrame({"Id": labels.Id[::-1], "Predicted": "0"}).to_csv(template, index=False)
+    status, _, err = _run(capsys, "predict", "--model", out, "--data", real_data_dir, "--ids",
+                          template, "--image-dir", "train_images", "--cache-dir", tmp_path / "c",
+                          "--out", tmp_path / "sub.csv")
+    assert status == 0, err
+    ids, Y = read_submission(tmp_path / "sub.csv")
+    assert list(ids) == list(labels.Id[::-1]) and Y.shape == (76, 28)
+    assert np.all(Y.sum(axis=1) >= 1)
