@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -482,7 +483,7 @@ def build_parser():
     demo.add_argument("--n-samples", type=int, default=1500, help="default: %(default)s")
     demo.add_argument("--image-size", type=int, default=32, help="default: %(default)s")
     demo.add_argument("--epochs", type=int, default=12, help="default: %(default)s")
-    demo.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    demo.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     demo.add_argument("--learning-rate", type=float, default=3e-4, help="default: %(default)s")
     demo.add_argument("--n-jobs", type=int, default=-1, help="decoding processes")
     demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
@@ -549,8 +550,13 @@ def build_parser():
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"hpa-sklearn: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None):
     """Run ``hpa-sklearn``; returns the exit status."""
+    warnings.showwarning = _show_warning  # one line per warning, without source lines
     parser = build_parser()
     args = parser.parse_args(argv)
     raw = sys.argv[1:] if argv is None else list(argv)

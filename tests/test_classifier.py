@@ -333,3 +333,19 @@ def test_sklearn_api_checks(check):
     # tags say so and parametrize_with_checks then yields nothing): these are the checks of the
     # estimator API that need no data. The two expected failures come from scikeras' own classes.
     check(HPAVGG16Classifier.__name__, HPAVGG16Classifier(**FAST))
+
+
+@pytest.mark.slow
+def test_learns_an_easy_hpa_like_problem():
+    from hpa_sklearn.datasets import make_hpa_like
+    from hpa_sklearn.metrics import macro_f1
+
+    # four classes with distinct patterns: nucleus fill, nucleoli, cell outline, diffuse cytoplasm
+    classes = [0, 2, 21, 25]
+    X, Y = make_hpa_like(500, 32, random_state=0, classes=classes, return_X_y=True)
+    Y = Y[:, classes]
+    X_train, Y_train, X_test, Y_test = X[:400], Y[:400], X[400:], Y[400:]
+    clf = HPAVGG16Classifier(weights=None, epochs=6, batch_size=16, verbose=0, random_state=0)
+    learned = macro_f1(Y_test, clf.fit(X_train, Y_train).predict(X_test))
+    constant = macro_f1(Y_test, np.ones_like(Y_test))  # the best constant for F1: all positive
+    assert learned > constant + 0.1, (learned, constant)
