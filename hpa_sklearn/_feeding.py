@@ -40,7 +40,7 @@ class ImageBatches(keras.utils.PyDataset):
         return math.ceil(self.n / self.batch_size)
 
     def _images(self, rows):
-        batch = self.X[rows]
+        batch = np.asarray(self.X[rows])  # a LazyImages view reads its rows here
         if batch.dtype != np.uint8 and batch.dtype != np.float32:
             batch = batch.astype(np.float32)
         return np.ascontiguousarray(batch)

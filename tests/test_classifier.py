@@ -209,6 +209,31 @@ def test_batches_are_read_from_X_not_a_whole_copy():
     assert Guarded.reads and max(Guarded.reads) <= 64
 
 
+def test_cross_validation_folds_of_lazy_images_are_never_copied_whole():
+    from sklearn.model_selection import cross_val_score
+
+    from hpa_sklearn.datasets import LazyImages
+    from hpa_sklearn.model_selection import MultilabelStratifiedKFold
+
+    X, Y = _data(200)
+
+    class Recorded(np.ndarray):
+        reads = []
+
+        def __getitem__(self, key):
+            out = super().__getitem__(key)
+            if isinstance(out, np.ndarray) and out.ndim == 4:
+                Recorded.reads.append(len(out))
+            return out
+
+    lazy = LazyImages(X.view(Recorded))
+    scores = cross_val_score(HPAVGG16Classifier(**FAST), lazy, Y,
+                             cv=MultilabelStratifiedKFold(2, random_state=0))
+    assert np.all(np.isfinite(scores))
+    # folds of 100 images were selected by index, yet no read was larger than a statistics chunk
+    assert Recorded.reads and max(Recorded.reads) <= 64
+
+
 def test_memmap_input(tmp_path):
     X, Y = _data(16)
     path = tmp_path / "x.npy"

@@ -352,3 +352,19 @@ def test_real_hpav18_jpegs(real_data_dir, tmp_path):
         np.rint((rgb[..., 0] + rgb[..., 1]) / 2).astype(np.uint8)).resize((64, 64), Image.BOX))
     assert np.abs(data.images[row, :, :, 3].astype(int) - expected).mean() < 1
     assert data.images[row, :, :, 3].mean() > 5
+
+
+def test_lazy_images_index_without_reading():
+    from hpa_sklearn.datasets import LazyImages
+
+    X = _images(10, 32)
+    lazy = LazyImages(X)
+    fold = lazy[np.array([7, 2, 5])]
+    assert isinstance(fold, LazyImages) and fold.shape == (3, 32, 32, 4)
+    inner = fold[1:]  # views of views compose their rows
+    np.testing.assert_array_equal(np.asarray(inner), X[[2, 5]])
+    np.testing.assert_array_equal(np.asarray(lazy[np.array([4, 1]), ...]), X[[4, 1]])
+    np.testing.assert_array_equal(lazy[3], X[3])  # one row: read at once
+    np.testing.assert_array_equal(lazy[1:3, 0], X[1:3, 0])  # other tuples read the data
+    assert np.asarray(lazy[2:6]).base is not None  # a contiguous block is one slice of X
+    assert LazyImages(fold).shape == fold.shape and len(fold) == 3
