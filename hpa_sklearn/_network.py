@@ -70,8 +70,13 @@ def _pretrained_weights(weights):
 
 def build_network(*, image_shape, n_outputs, input_dtype, mean, variance, channels, weights,
                   yellow_init, input_size, augmentation_layers, pooling, hidden_units, activation,
-                  dropout):
-    """Build (not compile) the classifier network; see the module docstring for the graph."""
+                  dropout, seed):
+    """Build (not compile) the classifier network; see the module docstring for the graph.
+
+    Every random initializer and dropout layer gets its own seed derived from ``seed``: nothing
+    draws from Python's global ``random``, which other threads of the process (a Dask worker's
+    event loop, say) may consume at any time.
+    """
     height, width, n_channels = image_shape
     inputs = keras.Input(shape=image_shape, dtype=input_dtype, name="image")
     scale = 1.0 / 255.0 if input_dtype == "uint8" else 1.0
@@ -94,10 +99,10 @@ def build_network(*, image_shape, n_outputs, input_dtype, mean, variance, channe
         # Keras' VGG16 initializes with Glorot, under which the signal of 13 plain ReLU convolutions
         # fades and training from scratch stalls; He initialization (He et al. 2015, who trained
         # VGG from scratch with it) keeps it alive.
-        he = keras.initializers.HeNormal()
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.Conv2D):
-                layer.kernel.assign(he(layer.kernel.shape))
+        convolutions = [layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D)]
+        for i, layer in enumerate(convolutions):
+            he = keras.initializers.HeNormal(seed=seed + i)
+            layer.kernel.assign(he(layer.kernel.shape))
     if pretrained:
         source = _pretrained_weights(weights)
         for layer in base.layers:
@@ -114,9 +119,10 @@ def build_network(*, image_shape, n_outputs, input_dtype, mean, variance, channe
     else:
         x = keras.layers.Flatten(name="pool")(x)
     for i, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
+        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}",
+                               kernel_initializer=keras.initializers.GlorotUniform(seed + 100 + i))(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(n_outputs, activation="sigmoid", dtype="float32",
-                                 name="labels")(x)
+            x = keras.layers.Dropout(dropout, seed=seed + 200 + i, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(n_outputs, activation="sigmoid", dtype="float32", name="labels",
+                                 kernel_initializer=keras.initializers.GlorotUniform(seed + 300))(x)
     return keras.Model(inputs, outputs, name="hpa_vgg16")

@@ -53,6 +53,18 @@ def _seeded(seed):
             tf_config.disable_op_determinism()
 
 
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Create layers under the Keras dtype policy ``name`` (None: leave the policy as it is)."""
+    previous = keras.config.dtype_policy()
+    if name is not None:
+        keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _channel_moments(X, rows, scale):
     """Per-channel mean and variance of ``X[rows] * scale``, in chunks (no float copy of X)."""
     total = np.zeros(X.shape[-1])
@@ -143,6 +155,18 @@ class HPAVGG16Classifier(KerasClassifier):
         threshold (highest probability / threshold).
     callbacks : list of keras.callbacks.Callback, default=None
         Extra Keras callbacks for training.
+    mixed_precision : {None, "mixed_float16", "mixed_bfloat16"}, default=None
+        Keras dtype policy of the network on a GPU: computations in 16 bits, variables, the sigmoid
+        output and the loss in float32 (float16 adds Keras' loss scaling).
+    distribution : {None, "data_parallel"}, default=None
+        Train on every accelerator of the machine, each batch split across them: Keras'
+        ``DataParallel`` distribution under JAX, ``tf.distribute.MirroredStrategy`` under
+        TensorFlow (not available under PyTorch).
+    jit_compile : bool or "auto", default="auto"
+        Compile the training and prediction steps (XLA), as ``keras.Model.compile``.
+    workers : int, default=2
+        Threads preparing batches ahead of the device while it computes (Keras ``PyDataset``
+        workers); 1 prepares each batch when it is needed.
     random_state : int, RandomState or None, default=None
         Seeds weights, dropout, batch order, the early-stopping split and augmentation. The same
         integer gives the same predictions on CPU.
@@ -216,6 +240,10 @@ class HPAVGG16Classifier(KerasClassifier):
         threshold=0.5,
         at_least_one_label=False,
         callbacks=None,
+        mixed_precision=None,
+        distribution=None,
+        jit_compile="auto",
+        workers=2,
         random_state=None,
         verbose=1,
     ):
@@ -242,6 +270,10 @@ class HPAVGG16Classifier(KerasClassifier):
         self.threshold = threshold
         self.at_least_one_label = at_least_one_label
         self.callbacks = callbacks
+        self.mixed_precision = mixed_precision
+        self.distribution = distribution
+        self.jit_compile = jit_compile
+        self.workers = workers
         self.random_state = random_state
         self.verbose = verbose
 
@@ -300,6 +332,23 @@ class HPAVGG16Classifier(KerasClassifier):
             raise ValueError(
                 f"augmentation must be an ImageAugmenter or None; got {type(self.augmentation).__name__}."
             )
+        if self.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
+            raise ValueError(
+                "mixed_precision must be None, 'mixed_float16' or 'mixed_bfloat16'; got "
+                f"{self.mixed_precision!r}."
+            )
+        if self.distribution not in (None, "data_parallel"):
+            raise ValueError(
+                f"distribution must be None or 'data_parallel'; got {self.distribution!r}."
+            )
+        if self.distribution and keras.backend.backend() not in ("jax", "tensorflow"):
+            raise ValueError(
+                f"distribution='data_parallel' needs the JAX or TensorFlow backend of Keras; this "
+                f"is {keras.backend.backend()!r}. Set KERAS_BACKEND=jax or tensorflow."
+            )
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto'; got {self.jit_compile!r}.")
+        positive_int("workers")
         if self.early_stopping and not self.validation_fraction > 0:
             raise ValueError("early_stopping=True needs validation_fraction > 0.")
 
@@ -340,7 +389,7 @@ class HPAVGG16Classifier(KerasClassifier):
     def _seed(self):
         if isinstance(self.random_state, numbers.Integral):
             return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(0, 2**31 - 16))
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1024))
 
     # ----------------------------------------------------------------------------- fitting
     def _validation_split(self, Y, seed):
@@ -409,38 +458,67 @@ class HPAVGG16Classifier(KerasClassifier):
                 [] if self.augmentation is None
                 else self.augmentation._make_layers(self.augmentation._seed(fallback=seed))
             )
-            self.model_ = build_network(
-                image_shape=self.image_shape_,
-                n_outputs=self.n_outputs_,
-                input_dtype=self.input_dtype_,
-                mean=mean,
-                variance=variance,
-                channels=channels,
-                weights=self.weights,
-                yellow_init=self.yellow_init,
-                input_size=self.input_size,
-                augmentation_layers=augmentation,
-                pooling=self.pooling,
-                hidden_units=self._hidden_units(),
-                activation=self.activation,
-                dropout=self.dropout,
-            )
-            self.model_.compile(
-                optimizer=self._make_optimizer(),
-                loss=self._make_loss(Y[train]),
-                metrics=[keras.metrics.F1Score(average="macro", threshold=0.5, name="f1")],
-            )
+            with self._device_scope(building=True), _dtype_policy(self.mixed_precision):
+                self.model_ = build_network(
+                    image_shape=self.image_shape_,
+                    n_outputs=self.n_outputs_,
+                    input_dtype=self.input_dtype_,
+                    mean=mean,
+                    variance=variance,
+                    channels=channels,
+                    weights=self.weights,
+                    yellow_init=self.yellow_init,
+                    input_size=self.input_size,
+                    augmentation_layers=augmentation,
+                    pooling=self.pooling,
+                    hidden_units=self._hidden_units(),
+                    activation=self.activation,
+                    dropout=self.dropout,
+                    seed=seed,
+                )
+                self.model_.compile(
+                    optimizer=self._make_optimizer(),
+                    loss=self._make_loss(Y[train]),
+                    metrics=[keras.metrics.F1Score(average="macro", threshold=0.5, name="f1")],
+                    jit_compile=self.jit_compile,
+                )
             self.history_ = {}
             self._train(X, Y, sample_weight, train, val, seed, epochs=self.epochs)
         return self
 
+    def _n_replicas(self):
+        """Devices each batch is split across (1 without ``distribution``)."""
+        if self.distribution is None:
+            return 1
+        if keras.backend.backend() == "jax":
+            return len(keras.distribution.list_devices())
+        return self.model_.distribute_strategy.num_replicas_in_sync  # TensorFlow
+
+    def _device_scope(self, building=False):
+        """The scope of the ``distribution`` strategy: Keras' DataParallel under JAX (building,
+        training and predicting); under TensorFlow a MirroredStrategy while the model and its
+        optimizer are created (the model keeps it for training and prediction)."""
+        if self.distribution is None:
+            return contextlib.nullcontext()
+        if keras.backend.backend() == "jax":
+            devices = keras.distribution.list_devices()
+            return keras.distribution.DataParallel(devices=devices).scope()
+        if building:  # TensorFlow (guarded by _check_params): the strategy binds at creation
+            import tensorflow as tf
+
+            return tf.distribute.MirroredStrategy().scope()
+        return contextlib.nullcontext()
+
     def _train(self, X, Y, sample_weight, train, val, seed, *, epochs):
+        replicas = self._n_replicas()
         data = ImageBatches(X, Y, sample_weight, indices=train, batch_size=self.batch_size,
-                            shuffle=True, seed=seed)
+                            shuffle=True, seed=seed, workers=self.workers, multiple=replicas)
         val_data = None
         callbacks = list(self.callbacks or [])
         if val is not None:
-            val_data = ImageBatches(X, Y, indices=val, batch_size=self.batch_size)
+            val_data = ImageBatches(X, Y, indices=val, batch_size=self.batch_size,
+                                    shuffle=replicas > 1, seed=seed, workers=self.workers,
+                                    multiple=replicas)
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True))
         def record(epoch, logs):
@@ -450,10 +528,11 @@ class HPAVGG16Classifier(KerasClassifier):
 
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record))
         start = len(self.history_.get("loss", []))
-        self.model_.fit(
-            data, validation_data=val_data, epochs=start + epochs, initial_epoch=start,
-            callbacks=callbacks, verbose=self.verbose, shuffle=False,
-        )
+        with self._device_scope():
+            self.model_.fit(
+                data, validation_data=val_data, epochs=start + epochs, initial_epoch=start,
+                callbacks=callbacks, verbose=self.verbose, shuffle=False,
+            )
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train one more epoch on ``X, y`` (the first call builds the network like :meth:`fit`).
@@ -519,9 +598,12 @@ class HPAVGG16Classifier(KerasClassifier):
             Always 2-D, also for a single image.
         """
         X = self._check_predict_X(X)
-        data = ImageBatches(X, batch_size=self.batch_size)
-        proba = self.model_.predict(data, verbose=self.verbose if len(data) > 1 else 0)
-        return np.asarray(proba, dtype=np.float32).reshape(len(X), self.n_outputs_)
+        data = ImageBatches(X, batch_size=self.batch_size, workers=self.workers,
+                            multiple=self._n_replicas())
+        with self._device_scope():
+            proba = self.model_.predict(data, verbose=self.verbose if len(data) > 1 else 0)
+        # data-parallel prediction pads the last batch: keep one row per image
+        return np.asarray(proba[: len(X)], dtype=np.float32).reshape(len(X), self.n_outputs_)
 
     def predict(self, X):
         """0/1 labels: ``predict_proba(X) >= threshold`` (per label), with the optional fallback.

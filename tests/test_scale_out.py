@@ -1,0 +1,144 @@
+"""Scaling out: mixed precision, data-parallel training on several devices (JAX and TensorFlow,
+on virtual CPU devices here), the test suite under the JAX backend, and a search on Dask."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpa_sklearn import HPAVGG16Classifier
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = dict(weights=None, epochs=1, batch_size=16, hidden_units=16, verbose=0, random_state=0)
+
+_DATA_PARALLEL = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    if keras.backend.backend() == "tensorflow":  # two virtual CPU devices
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from hpa_sklearn import HPAVGG16Classifier
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (48, 32, 32, 4), dtype=np.uint8)
+    Y = (rng.random((48, 28)) < 0.2).astype(np.uint8)
+    params = dict(weights=None, epochs=2, batch_size=16, hidden_units=16, verbose=0,
+                  random_state=0, dropout=float(sys.argv[1]))
+    one = HPAVGG16Classifier(**params).fit(X, Y)
+    two = HPAVGG16Classifier(**params, distribution="data_parallel").fit(X, Y)
+    odd = two.predict_proba(X[:5])  # 5 images on 2 devices: the last batch is padded
+    print(json.dumps({
+        "replicas": two._n_replicas(),
+        "max_diff": float(np.abs(one.predict_proba(X) - two.predict_proba(X)).max()),
+        "odd_shape": list(odd.shape),
+        "odd_diff": float(np.abs(odd - one.predict_proba(X[:5])).max()),
+    }))
+""")
+
+
+def _python(code, *args, env=None, timeout=900):
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    result = subprocess.run([sys.executable, "-c", code, *args], env=full_env, cwd=REPO,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mixed_bfloat16_computes_in_16_bits_with_float32_output():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (16, 32, 32, 4), dtype=np.uint8)
+    Y = (rng.random((16, 28)) < 0.2).astype(np.uint8)
+    clf = HPAVGG16Classifier(**SMALL, mixed_precision="mixed_bfloat16").fit(X, Y)
+    conv = clf.model_.get_layer("vgg16").get_layer("block1_conv1")
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert clf.model_.get_layer("labels").compute_dtype == "float32"
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float32 and np.all(np.isfinite(proba))
+    assert np.isfinite(clf.history_["loss"][0])
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"mixed_precision": "float8"}, "mixed_precision must be None"),
+        ({"distribution": "model_parallel"}, "distribution must be None or 'data_parallel'"),
+        ({"jit_compile": "yes"}, "jit_compile must be"),
+        ({"workers": 0}, "workers must be an integer >= 1"),
+    ],
+)
+def test_scale_out_parameter_errors(params, message):
+    X = np.zeros((4, 32, 32, 4), np.uint8)
+    Y = np.eye(4, 28, dtype=np.uint8)
+    with pytest.raises(ValueError, match=message):
+        HPAVGG16Classifier(**{**SMALL, **params}).fit(X, Y)
+
+
+@pytest.mark.slow
+def test_data_parallel_on_two_jax_devices_equals_one_device():
+    result = _python(_DATA_PARALLEL, "0.2", env={
+        "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert result["replicas"] == 2
+    assert result["max_diff"] < 1e-2  # the same training, up to summation order and masks
+    assert result["odd_shape"] == [5, 28] and result["odd_diff"] < 1e-2
+
+
+@pytest.mark.slow
+def test_data_parallel_on_two_tensorflow_devices_equals_one_device():
+    # MirroredStrategy draws dropout masks per replica: compare without dropout
+    result = _python(_DATA_PARALLEL, "0.0", env={"KERAS_BACKEND": "tensorflow"})
+    assert result["replicas"] == 2
+    assert result["max_diff"] < 1e-2
+    assert result["odd_shape"] == [5, 28] and result["odd_diff"] < 1e-2
+
+
+@pytest.mark.slow
+def test_fast_suite_under_the_jax_backend():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not slow and not realdata", "-p",
+         "no:cacheprovider", "tests/test_classifier.py", "tests/test_preprocessing.py",
+         "tests/test_vgg16_model_selection.py"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_grid_search_on_a_dask_cluster_equals_the_local_search():
+    joblib = pytest.importorskip("joblib")
+    distributed = pytest.importorskip("distributed")
+    from sklearn.model_selection import GridSearchCV
+
+    from hpa_sklearn import MultilabelStratifiedKFold, macro_f1_scorer
+    from hpa_sklearn.datasets import make_hpa_like
+
+    X, Y = make_hpa_like(48, 32, random_state=0, classes=[0, 2, 21, 25], return_X_y=True)
+    grid = {"learning_rate": [1e-3, 1e-4]}
+
+    def search(n_jobs):
+        return GridSearchCV(HPAVGG16Classifier(**SMALL), grid, scoring=macro_f1_scorer,
+                            cv=MultilabelStratifiedKFold(2, random_state=0), refit=False,
+                            n_jobs=n_jobs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        local = search(None).fit(X, Y)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client, joblib.parallel_backend("dask"):
+            remote = search(-1).fit(X, Y)
+            workers = client.run(os.getpid)
+    assert len(workers) == 2 and os.getpid() not in workers.values()
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
+        np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
