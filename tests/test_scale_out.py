@@ -142,3 +142,17 @@ def test_grid_search_on_a_dask_cluster_equals_the_local_search():
     assert len(workers) == 2 and os.getpid() not in workers.values()
     for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
         np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
+
+
+def test_gpu_benchmark_runs_on_cpu_with_a_tiny_setting(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "benchmarks/bench_gpu.py", "--quick", "--out",
+                             str(tmp_path)], env=env, cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench_gpu_quick.json").read_text())
+    row = report["rows"][0]
+    # VGG16's convolutions at 32 px, 4 input channels, plus the head: about 0.63 GFLOP forward
+    assert 0.6 < row["forward_gflops_per_image"] < 0.7
+    assert row["train_images_per_s"] > 0 and row["input_path_over_train"] > 1
+    assert (tmp_path / "bench_gpu_quick.md").read_text().count("|") > 10
