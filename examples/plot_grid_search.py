@@ -135,9 +135,8 @@ def main(argv=None):
                                     random_state=args.seed, verbose=1)
     search.fit(X_train, Y_train)
 
+    # one row per candidate (halving: per candidate and round; its params include the epochs)
     results = pd.DataFrame(search.cv_results_)
-    if "iter" in results:  # halving: keep each candidate's last round
-        results = results.sort_values("iter").groupby(results["params"].astype(str)).tail(1)
     results.to_csv(out / "cv_results.csv", index=False)
     plot_search(results, out / "search.png")
 
