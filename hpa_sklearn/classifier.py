@@ -148,8 +148,9 @@ class HPAVGG16Classifier(KerasClassifier):
     patience : int, default=5
         Epochs without improvement before stopping.
     threshold : float or array of shape (n_labels,), default=0.5
-        Decision threshold(s) of :meth:`predict`: label j is predicted when its probability is
-        >= ``threshold[j]``. :class:`~hpa_sklearn.MultilabelThresholdTuner` learns one per class.
+        Decision threshold(s) of :meth:`predict`: label j is predicted when its probability
+        is at least ``threshold[j]``. :class:`~hpa_sklearn.MultilabelThresholdTuner` learns one
+        per class.
     at_least_one_label : bool, default=False
         Every HPA image has at least one label: give a row with none the label closest to its
         threshold (highest probability / threshold).
