@@ -10,14 +10,15 @@ beside the checkout, else drawn with HPA-like class frequencies), it times:
   values from the class's smallest to its largest probability) and the same tie rule (first
   maximum), so the thresholds must agree.
 
-Writes ``benchmarks/results/bench_thresholds.json`` and ``.md``. Run:
-``python benchmarks/bench_thresholds.py [--repeats 5]``.
+Writes ``benchmarks/results/bench_thresholds.json`` and ``.md`` (or into ``--out``). Run:
+``python benchmarks/bench_thresholds.py [--repeats 5]``; ``--quick`` (2,000 rows, one run) is a
+smoke test.
 """
 
 import argparse
 import json
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from sklearn.model_selection import TunedThresholdClassifierCV
 
 from hpa_sklearn.datasets import N_CLASSES, read_label_csv
 from hpa_sklearn.thresholds import MultilabelThresholdTuner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -98,11 +102,17 @@ def _sklearn_per_class(P, Y):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each method")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs of each method")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: the first 2,000 rows, one run (the figures mean nothing)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results")
     args = parser.parse_args()
+    args.repeats = args.repeats or (1 if args.quick else 5)
 
     rng = np.random.RandomState(0)
     Y, label_source = _labels(rng)
+    if args.quick:
+        Y, label_source = Y[:2000], f"{label_source}, first 2,000 rows (--quick)"
     P = _out_of_fold_probabilities(Y, rng)
 
     ours_s, ours = _median_seconds(lambda: _tuner(P, Y, 100), args.repeats)
@@ -123,15 +133,19 @@ def main():
         "max_abs_threshold_difference": float(difference.max()),
         "oof_macro_f1_100_candidates": ours.best_score_,
         "oof_macro_f1_exact": exact.best_score_,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": _common.machine_line(_common.machine()),
+        "command": _common.command_line(),
+        "code": _common.provenance(),
         "load_average_1min_at_end": os.getloadavg()[0],
         "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_thresholds.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_thresholds.json").write_text(json.dumps(result, indent=2) + "\n")
     table = [
         f"# Per-class threshold search: {result['n_samples']:,} x {result['n_labels']} "
         "out-of-fold probabilities",
+        "",
+        f"Command: `{result['command']}`",
         "",
         f"Labels: {label_source}. Median of {args.repeats} runs; {result['machine']} (1-min load "
         f"average {result['load_average_1min_at_end']:.1f} at the end); numpy {np.__version__}, "
@@ -151,7 +165,7 @@ def main():
         f"{result['max_abs_threshold_difference']:.3g}).",
         "",
     ]
-    (RESULTS / "bench_thresholds.md").write_text("\n".join(table))
+    (args.out / "bench_thresholds.md").write_text("\n".join(table))
     print("\n".join(table))
 
 
