@@ -12,13 +12,13 @@ import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import f1_score
 from sklearn.utils import check_random_state
 from sklearn.utils._tags import ClassifierTags
 
 from ._decision import apply_thresholds
 from ._feeding import ImageBatches
 from ._losses import MultilabelFocalLoss
+from .metrics import macro_f1
 from ._network import YELLOW_INITS, build_network
 from ._validation import check_image_array, check_label_matrix, check_thresholds
 from .datasets._constants import CHANNELS
@@ -633,9 +633,7 @@ class HPAVGG16Classifier(KerasClassifier):
         -------
         score : float
         """
-        Y = check_label_matrix(y, name="y")
-        return float(f1_score(Y, self.predict(X), average="macro", zero_division=0,
-                              sample_weight=sample_weight))
+        return float(macro_f1(y, self.predict(X), sample_weight=sample_weight))
 
     # ----------------------------------------------------------------------------- persistence
     def save(self, path):

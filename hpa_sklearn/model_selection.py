@@ -433,6 +433,7 @@ def make_report_search(
         random_state=random_state,
         n_jobs=n_jobs,
         verbose=verbose,
+        return_train_score=False,  # scoring each training fold would cost a prediction pass
     )
     grid = report_param_grid(step=step)
     if n_candidates is None:

@@ -41,3 +41,13 @@ def one_blas_thread():
     """For tests of tiny scikit-learn models: BLAS threads only add overhead (and contention)."""
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _release_keras_graphs():
+    """Free the Keras global state (graphs, layer names) each test leaves; models stay usable."""
+    yield
+    import sys
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()

@@ -3,6 +3,7 @@ on virtual CPU devices here), the test suite under the JAX backend, and a search
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -111,7 +112,8 @@ def test_fast_suite_under_the_jax_backend():
         env=env, cwd=REPO, capture_output=True, text=True, timeout=1800,
     )
     assert result.returncode == 0, result.stdout[-5000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ failed", summary), summary
 
 
 @pytest.mark.slow
