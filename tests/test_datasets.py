@@ -368,3 +368,19 @@ def test_lazy_images_index_without_reading():
     np.testing.assert_array_equal(lazy[1:3, 0], X[1:3, 0])  # other tuples read the data
     assert np.asarray(lazy[2:6]).base is not None  # a contiguous block is one slice of X
     assert LazyImages(fold).shape == fold.shape and len(fold) == 3
+
+
+def test_lazy_images_of_a_memmap_pickle_as_a_path(tmp_path):
+    import pickle
+
+    from hpa_sklearn.datasets import LazyImages
+
+    X = _images(40, 48)
+    np.save(tmp_path / "x.npy", X)
+    lazy = LazyImages(np.load(tmp_path / "x.npy", mmap_mode="r"))[np.array([5, 3, 30])]
+    blob = pickle.dumps(lazy)
+    assert len(blob) < 2000  # rows and a path, not 3 images of 9 KB
+    back = pickle.loads(blob)
+    np.testing.assert_array_equal(np.asarray(back), X[[5, 3, 30]])
+    in_memory = pickle.loads(pickle.dumps(LazyImages(X)[np.array([1])]))
+    np.testing.assert_array_equal(np.asarray(in_memory), X[[1]])

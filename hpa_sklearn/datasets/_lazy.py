@@ -1,8 +1,13 @@
 """``LazyImages``: rows of an image array that are read only when the data are needed."""
 
+import mmap
 import numbers
 
 import numpy as np
+
+
+def _reopen(filename, rows):
+    return LazyImages(np.load(filename, mmap_mode="r"), rows)
 
 
 class LazyImages:
@@ -13,6 +18,8 @@ class LazyImages:
     :class:`~hpa_sklearn.MultilabelThresholdTuner`) selects each fold by indexing, so with ``X``
     wrapped the folds stay on disk and :class:`~hpa_sklearn.HPAVGG16Classifier` reads one batch
     at a time. Any other estimator gets the rows as an array through ``np.asarray`` (``__array__``).
+    A view of a whole ``.npy`` memmap pickles as its file path and rows, so sending it to another
+    process (a Dask worker on a machine that sees the same file) copies no image.
 
     Parameters
     ----------
@@ -76,6 +83,14 @@ class LazyImages:
             out[order] = self.array[rows[order]]
         out = np.asarray(out)
         return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __reduce__(self):
+        # a whole memory-mapped file (the loader's cache) travels as its path: pickling the view
+        # for another process (a Dask worker, say) copies no image, as long as it sees the file
+        array = self.array
+        if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
+            return (_reopen, (array.filename, self.rows))
+        return (LazyImages, (np.asarray(self),))  # in memory: just the rows of this view
 
     def __repr__(self):
         return f"LazyImages(shape={self.shape}, dtype={self.dtype})"
