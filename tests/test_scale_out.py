@@ -117,15 +117,17 @@ def test_fast_suite_under_the_jax_backend():
 
 
 @pytest.mark.slow
-def test_grid_search_on_a_dask_cluster_equals_the_local_search():
+def test_grid_search_on_a_dask_cluster_equals_the_local_search(tmp_path):
     joblib = pytest.importorskip("joblib")
     distributed = pytest.importorskip("distributed")
     from sklearn.model_selection import GridSearchCV
 
     from hpa_sklearn import MultilabelStratifiedKFold, macro_f1_scorer
-    from hpa_sklearn.datasets import make_hpa_like
+    from hpa_sklearn.datasets import LazyImages, make_hpa_like
 
-    X, Y = make_hpa_like(48, 32, random_state=0, classes=[0, 2, 21, 25], return_X_y=True)
+    images, Y = make_hpa_like(48, 32, random_state=0, classes=[0, 2, 21, 25], return_X_y=True)
+    np.save(tmp_path / "images.npy", images)  # as the loader's cache: workers read the file
+    X = LazyImages(np.load(tmp_path / "images.npy", mmap_mode="r"))
     grid = {"learning_rate": [1e-3, 1e-4]}
 
     def search(n_jobs):
