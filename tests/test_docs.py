@@ -49,3 +49,15 @@ def test_every_example_is_documented():
     text = "\n".join(p.read_text() for p in DOCS.rglob("*.md"))
     for script in sorted((REPO_ROOT / "examples").glob("*.py")):
         assert f"examples/{script.name}" in text, f"{script.name} is not mentioned in docs/"
+
+
+def test_ci_runs_the_readmes_test_command():
+    """`.ci/run` runs the README's test command, nothing different."""
+    root = Path(__file__).resolve().parents[1]
+    ci_lines = [line for line in (root / ".ci" / "run").read_text().splitlines()
+                if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
+    assert len(ci_lines) == 1
+    readme = (root / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    assert ci_lines[0] in commands  # a README code block holds exactly this command
+    assert any("hpa-sklearn demo" in block for block in commands)
