@@ -12,7 +12,7 @@ For growing ``n`` at a fixed image size it runs, each in a FRESH subprocess (one
 
 What is measured, in each child: the memory after the imports and a warm-up (a fit, or a fit and a
 predict, on two batches of in-memory images, so that TensorFlow's one-time allocations and graph
-tracing are done) is the baseline; then the kernel's peak-RSS counter is reset
+tracing are done; with ``--quick`` no warm-up, and one process for all) is the baseline; then the kernel's peak-RSS counter is reset
 (``/proc/self/clear_refs``) and a thread polls ``/proc/self/status`` every 5 ms while the child
 loads ``X`` and calls ``fit`` (which builds a new network) or ``predict``. Reported:
 
@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 MODES = ("ours_memmap", "ours_memory", "plain")
+WARMUP_EPOCHS = 8  # of 2 batches: 16 training steps before the baseline
 MODE_NAMES = {
     "ours_memmap": "ours, memmap X",
     "ours_memory": "ours, in-memory X",
@@ -53,7 +54,13 @@ MODE_NAMES = {
 
 
 # ----------------------------------------------------------------------------- child
-def _child(spec):
+def _child(specs):
+    """Measure each configuration of ``specs`` in turn (one, except with ``--quick``)."""
+    for spec in specs:
+        _measure_one(spec)
+
+
+def _measure_one(spec):
     """Measure one configuration; print one JSON line."""
     _common.quiet_tensorflow()
     import numpy as np
@@ -64,7 +71,7 @@ def _child(spec):
     Y = np.load(spec["labels"])
     n, batch_size = spec["n"], spec["batch_size"]
     Y = Y[:n]
-    warm = np.array(np.load(path, mmap_mode="r")[: 2 * batch_size])
+    warm = np.array(np.load(path, mmap_mode="r")[: 2 * batch_size if spec["warmup"] else 1])
     Y_warm = Y[: len(warm)]
     image_shape = warm.shape[1:]
 
@@ -87,14 +94,16 @@ def _child(spec):
 
         warm_f = warm.astype(np.float32) / 255
         model = network()
-        model.fit(warm_f, Y_warm, batch_size=batch_size, epochs=1, verbose=0)
+        if spec["warmup"]:
+            model.fit(warm_f, Y_warm, batch_size=batch_size, epochs=spec["warmup_epochs"],
+                      verbose=0)
         if phase == "predict":
             model.predict(warm_f, batch_size=batch_size, verbose=0)
         else:
             del model  # fit builds a new network, as a fresh process would
         del warm_f
-    else:
-        clf = HPAVGG16Classifier(**params).fit(warm, Y_warm)
+    elif spec["warmup"] or phase == "predict":
+        clf = HPAVGG16Classifier(**{**params, "epochs": spec["warmup_epochs"]}).fit(warm, Y_warm)
         if phase == "predict":
             clf.predict_proba(warm)
         else:
@@ -164,22 +173,28 @@ def _write_data(folder, n_values, image_size, seed=0):
     return paths, str(labels)
 
 
-def _run_child(spec):
+def _run_child(specs):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(specs)],
                           capture_output=True, text=True, env=env)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"child {spec} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines()
+               if line.startswith("RESULT ")]
+    if proc.returncode or len(results) != len(specs):
+        raise RuntimeError(f"child {specs} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
+    return results
 
 
-def _measure(configs, paths, labels, image_size, input_size, batch_size, log):
+def _measure(configs, paths, labels, image_size, input_size, batch_size, log, quick=False):
+    """One fresh process per configuration; with ``quick`` one process runs them all (a smoke
+    test: the later ones then start from the earlier ones' memory)."""
+    specs = [dict(mode=mode, phase=phase, n=n, path=paths[n], labels=labels,
+                  batch_size=batch_size, input_size=input_size, warmup=not quick,
+                  warmup_epochs=WARMUP_EPOCHS)
+             for phase, mode, n in configs]
+    results = _run_child(specs) if quick else [_run_child([spec])[0] for spec in specs]
     rows = []
-    for phase, mode, n in configs:
-        spec = dict(mode=mode, phase=phase, n=n, path=paths[n], labels=labels,
-                    batch_size=batch_size, input_size=input_size)
-        result = _run_child(spec)
+    for (phase, mode, n), result in zip(configs, results):
         uint8_mib = n * image_size * image_size * 4 / 2**20
         row = dict(phase=phase, mode=mode, n=n, image_size=image_size, input_size=input_size,
                    uint8_mib=uint8_mib, **result)
@@ -287,7 +302,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hpa_bench_memory_") as folder:
         paths, labels = _write_data(folder, n_values, image_size)
         configs = [(phase, mode, n) for phase in phases for mode in modes for n in n_values]
-        rows = _measure(configs, paths, labels, image_size, input_size, batch_size, log)
+        rows = _measure(configs, paths, labels, image_size, input_size, batch_size, log,
+                        quick=quick)
         for path in paths.values():
             os.unlink(path)
         rows512 = []
@@ -301,7 +317,7 @@ def main():
     summary = _summaries(rows, n_values[0], n_values[-1])
     projection = _projection(rows512)
     result = {
-        "settings": dict(image_size=image_size, input_size=input_size, n=n_values,
+        "settings": dict(quick=quick, image_size=image_size, input_size=input_size, n=n_values,
                          batch_size=batch_size, epochs=1, size512_n=size512, channels=4),
         "rows": rows,
         "rows_512px": rows512,
@@ -318,7 +334,8 @@ def _markdown(result):
     lines = [
         "# Peak memory of fit and predict: streamed uint8 batches vs plain float32 arrays",
         f"{s['image_size']} px RGBY uint8 images ({resize}), batch {s['batch_size']}, one epoch, "
-        "CPU; every row a fresh process. *peak anon* = largest anonymous RSS (what the process "
+        "CPU; " + ("one process for all rows (--quick)." if s.get("quick") else
+                   "every row a fresh process.") + " *peak anon* = largest anonymous RSS (what the process "
         "allocated); *peak RSS* = kernel's VmHWM, which also counts the touched pages of a "
         "memory-mapped file (page cache). Both in MiB over the baseline (after imports and a "
         "warm-up fit), except the absolute *peak anon*.",

@@ -1,0 +1,132 @@
+"""Smoke tests of the benchmark scripts: each runs with ``--quick`` in a subprocess, writing into a
+temporary folder, and its JSON must hold the figures ``docs/benchmarks.md`` is built from.
+
+The scripts are started together (one module-scoped fixture) and each test waits for its own: most
+of their time is importing TensorFlow and tracing tiny networks, which overlaps well. The figures
+of a quick run mean nothing; only the shape of the result is checked.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPTS = ("bench_memory", "bench_speed", "bench_loader", "bench_search_cost", "bench_macro_f1",
+           "bench_thresholds")
+TIMEOUT_S = 600
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Start every benchmark with --quick at once; map name -> (Popen, output folder, log)."""
+    runs = {}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    for name in SCRIPTS:
+        out = tmp_path_factory.mktemp(name)
+        log = open(out / "log.txt", "w")
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--quick", "--out",
+             str(out)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        runs[name] = (proc, out, log)
+    yield runs
+    for proc, _, log in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _result(quick_runs, name):
+    proc, out, log = quick_runs[name]
+    deadline = time.monotonic() + TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log.flush()
+    text = (out / "log.txt").read_text()
+    assert proc.returncode == 0, f"{name} --quick failed:\n{text[-4000:]}"
+    assert (out / f"{name}.md").is_file(), f"{name} wrote no Markdown table"
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def _has_run_metadata(result):
+    for key in ("command", "machine", "load_average_1min", "code", "settings"):
+        assert key in result, key
+    assert "--quick" in result["command"]
+    assert result["machine"]["cpu"] and result["machine"]["usable_cpus"] >= 1
+
+
+def test_bench_memory(quick_runs):
+    result = _result(quick_runs, "bench_memory")
+    _has_run_metadata(result)
+    assert {r["mode"] for r in result["rows"]} == {"ours_memmap", "plain"}
+    for row in result["rows"]:
+        for key in ("n", "uint8_mib", "baseline_anon_mib", "peak_anon_mib", "peak_rss_mib",
+                    "peak_anon_over_baseline_mib", "seconds"):
+            assert key in row, key
+        assert row["peak_anon_mib"] >= row["baseline_anon_mib"] > 0
+    for summary in result["summary"]:
+        for key in ("anon_growth_mib", "anon_peak_ratio", "added_uint8_mib", "target_met"):
+            assert key in summary, key
+
+
+def test_bench_speed(quick_runs):
+    result = _result(quick_runs, "bench_speed")
+    _has_run_metadata(result)
+    assert result["same_network_parameters"]
+    for what in ("fit_end_to_end", "fit_steady_state", "predict"):
+        figure = result["images_per_second"][what]
+        assert figure["ours"] > 0 and figure["raw"] > 0
+        assert figure["ratio"] == pytest.approx(figure["ours"] / figure["raw"])
+
+
+def test_bench_loader(quick_runs):
+    result = _result(quick_runs, "bench_loader")
+    _has_run_metadata(result)
+    if "skipped" in result:
+        pytest.skip(result["skipped"])
+    size = result["sizes"][0]
+    assert size["plain_samples_per_s"] > 0 and size["cached_reload_gb_per_s"] > 0
+    assert size["same_pixels_as_plain_loop"] is True
+    assert {o["n_jobs"] for o in size["ours"]} >= {1}
+    for ours in size["ours"]:
+        for key in ("samples_per_s", "per_core_ratio", "projected_full_load_s"):
+            assert ours[key] > 0, key
+
+
+def test_bench_search_cost(quick_runs):
+    result = _result(quick_runs, "bench_search_cost")
+    _has_run_metadata(result)
+    row = result["table"][0]
+    assert row["halving_epochs_counted"] == row["halving_epochs_from_cv_results"]
+    assert row["schedule"] == row["schedule_as_predicted"]
+    assert row["schedule"][0][0] == 720
+    assert row["ratio"] == pytest.approx(row["halving_epochs_counted"] / row["full_grid_epochs"])
+
+
+def test_bench_macro_f1(quick_runs):
+    result = _result(quick_runs, "bench_macro_f1")
+    _has_run_metadata(result)
+    rows = {s["row"]: s for s in result["summary"]}
+    assert {"report", "library", "floor"} <= set(rows)
+    for summary in rows.values():
+        assert 0.0 <= summary["mean"] <= 1.0
+    for run in result["runs"]["library"]:
+        assert run["recipe"]["channels"] == 4 and run["recipe"]["thresholds"]
+    assert "target_met" in result
+
+
+def test_bench_thresholds(quick_runs):
+    result = _result(quick_runs, "bench_thresholds")
+    for key in ("speedup_100_candidates", "thresholds_agree", "tuner_100_candidates_s",
+                "sklearn_per_class_100_candidates_s", "machine", "command"):
+        assert key in result, key
+    assert result["n_samples"] == 2000
