@@ -137,6 +137,8 @@ def parser(doc):
                    help="a tiny setting for a smoke test (seconds; the figures mean nothing)")
     p.add_argument("--out", type=Path, default=RESULTS,
                    help="folder of the JSON and Markdown results (default: benchmarks/results)")
+    p.add_argument("--name", default=None,
+                   help="file name (no extension) of the results (default: the script's name)")
     return p
 
 
@@ -177,35 +179,48 @@ class Run:
     """Collects a benchmark's result; ``finish`` adds the machine and writes JSON and Markdown."""
 
     def __init__(self, name, args):
-        self.name = name
+        self.name = getattr(args, "name", None) or name
         self.args = args
         self.started = time.time()
         self.load_start = load_average()
         self.command = command_line()
+        self._loads = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample_load, daemon=True).start()
+
+    def _sample_load(self):
+        while not self._stop.wait(5.0):
+            self._loads.append(load_average())
 
     def finish(self, result, markdown_lines):
+        self._stop.set()
         out = Path(self.args.out)
         out.mkdir(parents=True, exist_ok=True)
         info = machine()
+        loads = self._loads or [load_average()]
         meta = {
             "benchmark": self.name,
             "command": self.command,
             "quick": bool(self.args.quick),
             "machine": info,
-            "load_average_1min": {"start": self.load_start, "end": load_average()},
+            "load_average_1min": {"start": self.load_start, "end": load_average(),
+                                  "mean": round(float(np.mean(loads)), 2),
+                                  "max": round(float(np.max(loads)), 2)},
             "wall_time_s": round(time.time() - self.started, 1),
             "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "code": provenance(),
         }
         document = {**meta, **result}
-        (out / f"{self.name}.json").write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
-        code = meta["code"]
+        text = json.dumps(document, indent=2, default=_jsonable) + "\n"
+        (out / f"{self.name}.json").write_text(text)
+        code, load = meta["code"], meta["load_average_1min"]
         header = [
             f"Command: `{self.command}`" + ("  (quick smoke-test setting)" if self.args.quick else ""),
             "",
-            f"Machine: {machine_line(info)}. 1-min load average {meta['load_average_1min']['start']} "
-            f"at the start, {meta['load_average_1min']['end']} at the end; {meta['wall_time_s']:.0f} s "
-            f"in all; {meta['date_utc']} UTC; commit {str(code['commit'])[:10]}"
+            f"Machine: {machine_line(info)}. 1-min load average {load['start']} at the start, "
+            f"{load['end']} at the end, {load['mean']} on average (max {load['max']}) during the "
+            f"run; {meta['wall_time_s']:.0f} s in all; {meta['date_utc']} UTC; commit "
+            f"{str(code['commit'])[:10]}"
             + ("" if code["library_and_benchmarks_clean"] else " with uncommitted changes")
             + ".",
             "",

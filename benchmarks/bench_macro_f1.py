@@ -228,8 +228,8 @@ def _describe(row, args):
         return (f"report's recipe: RGB, {args.low_size} px, Adam 1e-4 (decay 5e-5), batch 64, "
                 "dropout 0.2, threshold 0.5")
     if row == "library":
-        return ("library's recipe: all the changes below together"
-                if args.lr_change else "library's recipe: all the changes below (not the "
+        return ("library's recipe: all the changes above together"
+                if args.lr_change else "library's recipe: all the changes above (not the "
                 "learning rate) together")
     if row == "floor":
         return (f"floor: logistic regression on 8x8 px RGBY thumbnails (of the {args.low_size} px "

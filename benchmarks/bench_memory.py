@@ -149,22 +149,29 @@ def _measure_one(spec):
 
 # ----------------------------------------------------------------------------- parent
 def _write_data(folder, n_values, image_size, seed=0):
-    """One ``.npy`` of uint8 images per n (distinct HPA-like images tiled) and the labels."""
+    """One ``.npy`` of uint8 images per n (at most 256 distinct HPA-like images, tiled; above
+    128 px they are drawn at 128 px and enlarged by pixel repetition: their content does not
+    matter here, their size does) and the labels."""
     import numpy as np
 
     from hpa_sklearn.datasets import make_hpa_like
 
     distinct = min(max(n_values), 256)
-    X, Y = make_hpa_like(n_samples=distinct, image_size=image_size, random_state=seed,
+    drawn = 128 if image_size > 128 and image_size % 128 == 0 else image_size
+    X, Y = make_hpa_like(n_samples=distinct, image_size=drawn, random_state=seed,
                          return_X_y=True)
+    factor = image_size // drawn
     paths = {}
     for n in n_values:
         path = Path(folder) / f"images_{image_size}px_{n}.npy"
         out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
-                                        shape=(n, *X.shape[1:]))
+                                        shape=(n, image_size, image_size, X.shape[-1]))
         for start in range(0, n, distinct):
             stop = min(start + distinct, n)
-            out[start:stop] = X[: stop - start]
+            block = X[: stop - start]
+            if factor > 1:
+                block = block.repeat(factor, axis=1).repeat(factor, axis=2)
+            out[start:stop] = block
         out.flush()
         del out
         paths[n] = str(path)
