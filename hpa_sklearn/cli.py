@@ -557,6 +557,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     """Run ``hpa-sklearn``; returns the exit status."""
     warnings.showwarning = _show_warning  # one line per warning, without source lines
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing) drown the progress output; errors
+    # still show, and a user who sets TF_CPP_MIN_LOG_LEVEL keeps their own level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     raw = sys.argv[1:] if argv is None else list(argv)
