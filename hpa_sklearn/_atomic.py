@@ -239,7 +239,8 @@ def sweep_temporaries(folder):
         match = _TEMP.match(entry.name)
         if match and match["host"] == _HOST and not _alive(int(match["pid"])):
             path = Path(entry.path)
-            _remove(path)
+            with contextlib.suppress(OSError):  # e.g. another user's file in a shared /tmp
+                _remove(path)
             if not path.exists():
                 removed.append(path)
     return removed

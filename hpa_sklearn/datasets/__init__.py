@@ -1,6 +1,7 @@
 """Human Protein Atlas data: class names, channel order, the Kaggle-layout loader, submissions and
 the embedded synthetic data set (:func:`make_hpa_like`)."""
 
+from ._cache import cache_entries, clear_cache
 from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._kaggle import load_hpa, read_label_csv, write_kaggle_layout
 from ._lazy import LazyImages
@@ -14,6 +15,8 @@ __all__ = [
     "MIN_IMAGE_SIZE",
     "N_CLASSES",
     "LazyImages",
+    "cache_entries",
+    "clear_cache",
     "indicator_to_labels",
     "labels_to_indicator",
     "load_hpa",

@@ -5,8 +5,6 @@ full-size ``.tif`` too)."""
 import numbers
 import os
 import re
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from PIL import Image
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
-from ._cache import CacheEntry, cache_key, default_cache_dir
+from ._cache import CACHE_CHECKS, cached_array
 from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, read_channel
 from ._labels import indicator_to_labels, parse_target
@@ -196,6 +194,7 @@ def load_hpa(
     n_jobs=None,
     cache=True,
     cache_dir=None,
+    cache_check="stat",
     verbose=1,
     return_X_y=False,
 ):
@@ -234,10 +233,20 @@ def load_hpa(
         Decoding processes; None means 1, -1 all cores.
     cache : bool, default=True
         Keep the decoded array on disk and memory-map it (the returned ``images`` is then a
-        read-only ``np.memmap``). With False the array is returned in memory and nothing is kept.
+        read-only ``np.memmap``). With False the array is decoded through a temporary file,
+        returned in memory, and nothing is kept.
     cache_dir : str or Path, default=None
         Where the cache lives: ``$HPA_SKLEARN_CACHE``, else ``~/.cache/hpa_sklearn``. Never the
-        data folder, which may be read-only.
+        data folder, which may be read-only. The space the array needs is checked, and reserved,
+        before decoding. A folder that cannot be written gives a warning and a temporary file
+        instead (removed when the array is released; nothing is kept). Entries of the same
+        request made stale by changed source files are evicted when the new one is written; see
+        :func:`cache_entries` and :func:`clear_cache`.
+    cache_check : {"stat", "content"}, default="stat"
+        What of the source files the cache key covers. ``"stat"``: name, size and modification
+        time (one ``stat`` per file). ``"content"``: name, size and a SHA-256 of the bytes, which
+        also catches a file rewritten with the same size and time, but reads every source file
+        in full on every call, cache hits included (``n_jobs`` threads).
     verbose : int, default=1
         Show a progress bar while decoding (0: silent).
     return_X_y : bool, default=False
@@ -257,6 +266,10 @@ def load_hpa(
     ValueError
         A malformed CSV (empty, duplicate or unsafe Id, bad Target, class id outside 0..27), an
         image that is corrupt, not square or not single-channel 8-bit, or a bad argument.
+    OSError
+        No room for the array: ``CacheSpaceError`` (an ``OSError`` with ``errno`` ENOSPC, or
+        EFBIG for a file-size limit) naming the folder and the bytes needed and free, raised
+        before anything is decoded and leaving nothing behind.
 
     See Also
     --------
@@ -284,6 +297,8 @@ def load_hpa(
         )
     if missing not in ("raise", "skip"):
         raise ValueError(f"missing must be 'raise' or 'skip'; got {missing!r}.")
+    if cache_check not in CACHE_CHECKS:
+        raise ValueError(f"cache_check must be 'stat' or 'content'; got {cache_check!r}.")
     formats = AUTO_ORDER if image_format == "auto" else (image_format,)
 
     csv_path = _resolve_csv(path, labels)
@@ -339,36 +354,18 @@ def load_hpa(
         "channels": list(channels),
         "files": stats,
     }
-    key = cache_key(request)
-    store = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    if not cache:
-        store = Path(tempfile.mkdtemp(prefix="hpa_sklearn_"))
-    entry = CacheEntry(store, key)
-    found = entry.load() if cache else None
-    if found is not None:
-        images = found[0]
-    else:
-        tmp = entry.create(shape)
-        try:
-            _decode_all(tmp, paths, channels, image_size, n_jobs, verbose)
-            if cache:
-                entry.commit(
-                    tmp,
-                    {
-                        "shape": list(shape),
-                        "ids": list(all_ids),
-                        "channels": list(channels),
-                        "source": str(csv_path),
-                    },
-                )
-                images = np.load(entry.array_path, mmap_mode="r")
-            else:
-                images = np.load(tmp)
-        finally:
-            if cache:
-                Path(tmp).unlink(missing_ok=True)
-            else:
-                shutil.rmtree(store, ignore_errors=True)
+    images = cached_array(
+        request,
+        shape,
+        lambda array_path: _decode_all(array_path, paths, channels, image_size, n_jobs, verbose),
+        paths=paths,
+        cache=cache,
+        cache_dir=cache_dir,
+        check=cache_check,
+        source=csv_path,
+        n_jobs=n_jobs,
+        verbose=verbose,
+    )
 
     if return_X_y:
         return images, Y
