@@ -2,6 +2,7 @@
 resizing it. Pillow does the decoding and the area-averaging resize."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -47,13 +48,47 @@ def _to_uint8_plane(image, channel, path):
     )
 
 
-def read_channel(path, channel, size):
+def _claimed_size(path):
+    """The ``(width, height)`` a file's header claims, read without Pillow's decompression-bomb
+    check (that check is what failed); None where no reader recognises the header."""
+    from PIL import JpegImagePlugin, PngImagePlugin, TiffImagePlugin
+
+    for kind in (PngImagePlugin.PngImageFile, JpegImagePlugin.JpegImageFile,
+                 TiffImagePlugin.TiffImageFile):
+        try:
+            with kind(path) as image:
+                return image.size
+        except Exception:  # noqa: BLE001 - not this format (or unreadable): try the next one
+            continue
+    return None
+
+
+def _bomb_error(path, exc):
+    size = _claimed_size(path)
+    claimed = (
+        f"{size[0]}x{size[1]} px ({size[0] * size[1] / 1e6:,.0f} megapixels)" if size
+        else "more pixels"
+    )
+    limit = Image.MAX_IMAGE_PIXELS
+    return ImageFileError(
+        f"{path}: the image header claims {claimed}, beyond the decoding limit of "
+        f"{limit / 1e6:,.0f} megapixels (Pillow's guard against decompression bombs); HPA "
+        "channels are at most a few thousand pixels a side, so the file is corrupt or not an HPA "
+        "image. Re-download or delete it (then missing='skip' drops its sample); if the image is "
+        "genuine, raise PIL.Image.MAX_IMAGE_PIXELS before loading."
+    )
+
+
+def read_channel(path, channel, size, *, return_size=False):
     """Decode the ``channel`` plane stored in ``path`` and resize it to ``size x size`` (uint8).
 
     Shrinking averages areas (Pillow's BOX filter); enlarging interpolates bilinearly. Raises
     :class:`ImageFileError` naming the file for a corrupt or truncated file, a file with the wrong
-    pixel format, or an image that is not square.
+    pixel format, an image that is not square or whose header claims more pixels than Pillow's
+    decompression-bomb limit; ``FileNotFoundError`` naming it for a file that has vanished. With
+    ``return_size`` the result is ``(plane, (width, height))``, the size before resizing.
     """
+    path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -68,12 +103,27 @@ def read_channel(path, channel, size):
                 plane = _to_uint8_plane(image, channel, path)
     except ImageFileError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageFileError(
-            f"{path}: cannot decode the image ({type(exc).__name__}: {exc}); the file is corrupt "
-            "or truncated. Re-download it, or pass missing='skip' after deleting it."
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(path, exc) from None
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path}: the channel file vanished while loading (deleted or moved after the folder "
+            "was listed); restore it, or load again to skip or report it."
         ) from None
+    except OSError as exc:
+        if exc.errno is not None:  # the system refused the read (permissions, I/O error, ...)
+            raise
+        raise _decode_error(path, exc) from None
+    except (UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        raise _decode_error(path, exc) from None
     if plane.shape[0] != size:
         resample = Image.Resampling.BOX if plane.shape[0] > size else Image.Resampling.BILINEAR
         plane = np.asarray(Image.fromarray(plane).resize((size, size), resample=resample))
-    return plane
+    return (plane, (width, height)) if return_size else plane
+
+
+def _decode_error(path, exc):
+    return ImageFileError(
+        f"{path}: cannot decode the image ({type(exc).__name__}: {exc}); the file is corrupt "
+        "or truncated. Re-download it, or pass missing='skip' after deleting it."
+    )

@@ -9,16 +9,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_path, atomic_write_text
 from ._cache import CACHE_CHECKS, cached_array
 from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
-from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, read_channel
-from ._labels import indicator_to_labels, parse_target
+from ._csv import check_unique, csv_text, parse_label_column, read_csv
+from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, ImageFileError, read_channel
+from ._labels import indicator_to_labels
 
 _HPAV18_ID = re.compile(r"^\d+_(.+)$")  # "11088_89_B5_1" is stored as "89_B5_1_{colour}.jpg"
 
@@ -54,55 +55,65 @@ def _check_id(sample_id, where):
         or sample_id in (".", "..")
         or "/" in sample_id
         or "\\" in sample_id
-        or "\x00" in sample_id
+        or '"' in sample_id
+        or not sample_id.isprintable()
         or sample_id != sample_id.strip()
     ):
         raise ValueError(
             f"{where}: Id {sample_id!r} is not a plain file-name stem (it is empty, has a path "
-            "separator or surrounding spaces, or would escape the image folder); fix the CSV."
+            "separator, a quote, surrounding spaces or control characters, or would escape the "
+            "image folder); fix the CSV."
         )
+
+
+def _check_ids(ids, table):
+    """:func:`_check_id` on every id of a CSV column, with a fast path for the valid case."""
+    joined = "".join(ids)
+    if (
+        joined.isprintable()
+        and "/" not in joined
+        and "\\" not in joined
+        and '"' not in joined
+        and not {"", ".", ".."}.intersection(ids)
+        and all(sample_id == sample_id.strip() for sample_id in ids)
+    ):
+        return
+    for i, sample_id in enumerate(ids):
+        _check_id(sample_id, table.where(i))
 
 
 def read_label_csv(csv_path):
     """Read a Kaggle label CSV; return ``(ids, Y)`` where ``Y`` is None for a ``Id,Predicted``
-    template (e.g. ``sample_submission.csv``). Every problem is reported with its file and line."""
+    template (e.g. ``sample_submission.csv``). Every problem is reported with its file and line.
+
+    The file is read strictly (see ``_csv.read_csv``): UTF-8 with a header, every row with the
+    header's number of fields (``a,1,`` is an error, not a shifted row)."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"label file not found: {csv_path}")
-    try:
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{csv_path}: the file is empty; expected a header 'Id,Target'.") from None
-    except pd.errors.ParserError as exc:
-        raise ValueError(f"{csv_path}: not a valid CSV ({exc}).") from None
-    if "Id" not in frame.columns:
+    table = read_csv(csv_path, expected="'Id,Target'")
+    if "Id" not in table.header:
         raise ValueError(
-            f"{csv_path}: no 'Id' column (columns: {list(frame.columns)}); expected 'Id,Target' "
+            f"{csv_path}: no 'Id' column (columns: {table.header}); expected 'Id,Target' "
             "or 'Id,Predicted'."
         )
-    if frame.empty:
+    if not table.rows:
         raise ValueError(f"{csv_path}: the file has a header but no rows.")
-    ids = frame["Id"].to_numpy(dtype=object)
-    for row, sample_id in enumerate(ids):
-        _check_id(sample_id, f"{csv_path}, line {row + 2}")
-    duplicated = pd.Index(ids).duplicated(keep=False)
-    if duplicated.any():
-        dup = ids[duplicated][0]
-        lines = [int(i) + 2 for i in np.flatnonzero(ids == dup)]
-        raise ValueError(
-            f"{csv_path}: duplicate Id {dup!r} on lines {lines}; every Id must appear once."
-        )
-    if "Target" not in frame.columns:
-        if "Predicted" in frame.columns:
+    id_list = table.column("Id")
+    _check_ids(id_list, table)
+    check_unique(id_list, table)
+    ids = np.array(id_list, dtype=object)
+    if "Target" not in table.header:
+        if "Predicted" in table.header:
+            # a template's cells are not used, but must be labels (or empty): anything else
+            # means a damaged file, whose Ids cannot be trusted either
+            parse_label_column(table, "Predicted", allow_empty=True)
             return ids, None
         raise ValueError(
             f"{csv_path}: no 'Target' (labels) or 'Predicted' (template) column; columns: "
-            f"{list(frame.columns)}."
+            f"{table.header}."
         )
-    Y = np.zeros((len(ids), N_CLASSES), dtype=np.uint8)
-    for row, text in enumerate(frame["Target"]):
-        Y[row, parse_target(text, where=f"{csv_path}, line {row + 2}")] = 1
-    return ids, Y
+    return ids, parse_label_column(table, "Target")
 
 
 def _resolve_csv(path, labels):
@@ -137,30 +148,75 @@ def _find_file(files, sample_id, channel, formats):
     return None
 
 
-def _resolve_image_dir(path, image_dir, labelled, first_id, formats):
+# how many ids of the CSV _resolve_image_dir looks at to recognise the image folder
+_PROBE_IDS = 500
+
+
+def _resolve_image_dir(path, image_dir, labelled, ids, formats):
+    """Return ``(folder, files)``: the image folder and its scan (file name -> entry).
+
+    Without ``image_dir``, the folder is the first candidate holding the green file of one of
+    the first ``_PROBE_IDS`` ids (not only of the first: with ``missing="skip"`` the first
+    samples may lack their files). Each candidate folder is scanned once.
+    """
     path = Path(path)
     if image_dir is not None:
         folder = Path(image_dir)
         folder = folder if folder.is_absolute() else path / folder
         if not folder.is_dir():
             raise FileNotFoundError(f"image folder not found: {folder}")
-        return folder
+        return folder, _scan(folder)
+    probe = list(ids[:_PROBE_IDS])
     candidates = [path / ("train" if labelled else "test"), path]
     for folder in candidates:
-        if folder.is_dir() and _find_file(_scan(folder), first_id, CHANNELS[1], formats):
-            return folder
+        if not folder.is_dir():
+            continue
+        files = _scan(folder)
+        if any(_find_file(files, sample_id, CHANNELS[1], formats) for sample_id in probe):
+            return folder, files
+    first = f"{probe[0]}_green.*" if len(probe) == 1 else (
+        f"{probe[0]}_green.* ... {probe[-1]}_green.* (the first {len(probe)} ids of the CSV)"
+    )
     raise FileNotFoundError(
-        f"no image folder holding {first_id}_green.* found; tried {[str(c) for c in candidates]}. "
+        f"no image folder holding any of {first} found; tried {[str(c) for c in candidates]}. "
         "Pass image_dir= the folder of the {Id}_{channel}.png files."
     )
 
 
+def _check_same_size(channels, row_paths, sizes):
+    """The channels of one sample must share a size: one resized silently would misalign the
+    stains (a thumbnail among full-size files, a file of another sample)."""
+    if len(set(sizes)) <= 1:
+        return
+    first = Path(row_paths[0])
+    stem = first.name[: -len(first.suffix)] if first.suffix else first.name
+    sample = stem[: -len(channels[0]) - 1] if stem.endswith(f"_{channels[0]}") else stem
+    listing = ", ".join(
+        f"{channel} {w}x{h} ({Path(file_path).name})"
+        for channel, file_path, (w, h) in zip(channels, row_paths, sizes)
+    )
+    raise ImageFileError(
+        f"Id {sample!r}: its channel files differ in size: {listing}, in {first.parent}. The "
+        "channels of a sample must have the same size; re-download or re-export the odd file(s)."
+    )
+
+
 def _decode_rows(array_path, rows, paths, channels, size):
-    """Worker: decode the files of ``rows`` and write them into the ``.npy`` at ``array_path``."""
+    """Worker: decode the files of ``rows`` and write them into the ``.npy`` at ``array_path``.
+
+    Raises the library's errors (:class:`ImageFileError` for a bad file or channels of unequal
+    sizes, ``FileNotFoundError`` for a vanished one), which joblib hands to the caller as they are.
+    """
     out = np.load(array_path, mmap_mode="r+")
     for row, row_paths in zip(rows, paths):
-        for c, (channel, file_path) in enumerate(zip(channels, row_paths)):
-            out[row, :, :, c] = read_channel(Path(file_path), channel, size)
+        planes, sizes = [], []
+        for channel, file_path in zip(channels, row_paths):
+            plane, original = read_channel(Path(file_path), channel, size, return_size=True)
+            planes.append(plane)
+            sizes.append(original)
+        _check_same_size(channels, row_paths, sizes)
+        for c, plane in enumerate(planes):
+            out[row, :, :, c] = plane
     out.flush()
     return len(rows)
 
@@ -315,8 +371,7 @@ def load_hpa(
         all_ids = all_ids[rows]
         Y = None if Y is None else Y[rows]
 
-    folder = _resolve_image_dir(path, image_dir, Y is not None, all_ids[0], formats)
-    files = _scan(folder)
+    folder, files = _resolve_image_dir(path, image_dir, Y is not None, all_ids, formats)
     paths, stats, keep, absent = [], [], [], []
     for i, sample_id in enumerate(all_ids):
         entries = [_find_file(files, sample_id, channel, formats) for channel in channels]
@@ -438,11 +493,14 @@ def write_kaggle_layout(path, images, ids, target=None, *, channels=CHANNELS, la
     folder.mkdir(parents=True, exist_ok=True)
     for sample_id, image in zip(tqdm(ids, desc="writing", unit="img", disable=not verbose), images):
         for c, channel in enumerate(channels):
-            Image.fromarray(image[:, :, c]).save(folder / f"{sample_id}_{channel}.png")
+            # under a temporary name, renamed when complete: never half a PNG (durable=False:
+            # one sync per image would make writing thousands of them crawl)
+            with atomic_path(folder / f"{sample_id}_{channel}.png", durable=False) as tmp:
+                Image.fromarray(image[:, :, c]).save(tmp, format="PNG")
     if labelled:
-        frame = pd.DataFrame({"Id": ids, "Target": indicator_to_labels(target)})
+        header, cells = ["Id", "Target"], indicator_to_labels(target)
     else:
-        frame = pd.DataFrame({"Id": ids, "Predicted": ["0"] * len(ids)})
+        header, cells = ["Id", "Predicted"], ["0"] * len(ids)
     csv_path = Path(path) / labels_file
-    frame.to_csv(csv_path, index=False)
+    atomic_write_text(csv_path, csv_text(header, zip(ids, cells)))
     return csv_path

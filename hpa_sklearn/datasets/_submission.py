@@ -4,11 +4,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from .._atomic import atomic_write_text
 from ._constants import N_CLASSES
-from ._kaggle import read_label_csv
-from ._labels import indicator_to_labels, parse_target
+from ._csv import check_unique, csv_text, parse_label_column, read_csv
+from ._kaggle import _check_id, _check_ids, read_label_csv
+from ._labels import indicator_to_labels
 
 
 def write_submission(path, ids, Y_pred, *, template=None):
@@ -56,13 +57,15 @@ def write_submission(path, ids, Y_pred, *, template=None):
         )
     if not np.isin(Y_pred, (0, 1)).all():
         raise ValueError("Y_pred must be a 0/1 label matrix; apply the thresholds first (predict).")
-    if len(set(ids)) != len(ids):
-        raise ValueError("ids must be unique.")
+    for i, sample_id in enumerate(ids):
+        _check_id(sample_id, f"ids[{i}]")
+    _check_unique_sequence(ids, "ids")
     if template is not None:
         if isinstance(template, (str, os.PathLike)):
             order, _ = read_label_csv(template)
         else:
             order = np.asarray([str(i) for i in template], dtype=object)
+            _check_unique_sequence(order, "the template")
         position = {sample_id: i for i, sample_id in enumerate(ids)}
         lacking = [i for i in order if i not in position]
         if lacking:
@@ -79,10 +82,19 @@ def write_submission(path, ids, Y_pred, *, template=None):
         ids, Y_pred = ids[rows], Y_pred[rows]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pd.DataFrame({"Id": ids, "Predicted": indicator_to_labels(Y_pred)}).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write_text(path, csv_text(["Id", "Predicted"], zip(ids, indicator_to_labels(Y_pred))))
     return path
+
+
+def _check_unique_sequence(ids, what):
+    seen = {}
+    for i, sample_id in enumerate(ids):
+        if sample_id in seen:
+            raise ValueError(
+                f"{what} holds Id {sample_id!r} twice (at positions {seen[sample_id]} and {i}); "
+                "every Id must appear once."
+            )
+        seen[sample_id] = i
 
 
 def read_submission(path):
@@ -95,14 +107,11 @@ def read_submission(path):
         An empty ``Predicted`` cell gives a row of zeros.
     """
     path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the file is empty; expected 'Id,Predicted'.") from None
-    if list(frame.columns) != ["Id", "Predicted"]:
-        raise ValueError(f"{path}: expected columns ['Id', 'Predicted']; got {list(frame.columns)}.")
-    Y = np.zeros((len(frame), N_CLASSES), dtype=np.uint8)
-    for row, text in enumerate(frame["Predicted"]):
-        if text.strip():
-            Y[row, parse_target(text, where=f"{path}, line {row + 2}")] = 1
-    return frame["Id"].to_numpy(dtype=object), Y
+    table = read_csv(path, expected="'Id,Predicted'")
+    if table.header != ["Id", "Predicted"]:
+        raise ValueError(f"{path}: expected columns ['Id', 'Predicted']; got {table.header}.")
+    ids = table.column("Id")
+    _check_ids(ids, table)
+    check_unique(ids, table)
+    Y = parse_label_column(table, "Predicted", allow_empty=True)
+    return np.array(ids, dtype=object), Y
