@@ -14,9 +14,10 @@ import numpy as np
 class ImageBatches(keras.utils.PyDataset):
     """Batches ``X[indices]`` (and ``Y``, ``sample_weight``) of ``batch_size`` images.
 
-    With ``shuffle=True`` the order of the samples is redrawn after every epoch from ``seed``, so the
-    same seed gives the same batches. Rows inside a batch are read in file order (sorted indices),
-    which keeps reads from a memmap sequential.
+    With ``shuffle=True`` the order of the samples is redrawn after every epoch from ``seed``.
+    Training uses :class:`TrainingBatches`, whose order does not depend on when Keras signals the
+    end of an epoch. Rows inside a batch are read in file order (sorted indices), which keeps
+    reads from a memmap sequential.
 
     ``multiple`` > 1 (data-parallel training on that many devices) makes every batch divisible by
     it: in training the last, partial batch drops its remainder (other samples each epoch, since
@@ -61,9 +62,9 @@ class ImageBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i):
         rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
-        if self.shuffle:
+        if self.indices is not None or self.shuffle:
             rows = np.sort(rows)
-        elif self.indices is None:
+        else:
             rows = slice(rows[0], rows[-1] + 1)  # contiguous: a plain slice, no fancy indexing
         x = self._images(rows)
         if self.Y is None:
@@ -79,3 +80,49 @@ class ImageBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self._order = self._draw_order()
+
+
+class TrainingBatches(ImageBatches):
+    """The training batches of epochs ``start_epoch`` .. ``end_epoch - 1`` as one sequence.
+
+    Batch ``b`` of epoch ``e`` holds the rows ``order(e)[b * batch_size : (b + 1) *
+    batch_size]`` (read in file order), where ``order(e)`` is a permutation of ``indices`` drawn
+    from ``(seed, e)``: a pure function of its position, whatever Keras prefetches and whenever
+    it signals the end of an epoch. Fit it with ``steps_per_epoch=batches_per_epoch`` (or the
+    remaining batches of a resumed epoch, ``start_batch``): a resumed fit then reads exactly the
+    batches an uninterrupted one would.
+    """
+
+    def __init__(self, X, Y, sample_weight=None, *, indices, batch_size, seed, start_epoch=0,
+                 start_batch=0, end_epoch, workers=1, multiple=1):
+        super().__init__(X, Y, sample_weight, indices=indices, batch_size=batch_size,
+                         shuffle=False, workers=workers, multiple=multiple)
+        self.seed = int(seed)
+        usable = len(self.indices) - len(self.indices) % self.batch_size % self.multiple
+        self.n_used = usable
+        self.batches_per_epoch = math.ceil(usable / self.batch_size)
+        self.start = start_epoch * self.batches_per_epoch + start_batch
+        self.stop = end_epoch * self.batches_per_epoch
+        self._epoch_order = (None, None)
+
+    def order(self, epoch):
+        """The row order of ``epoch`` (the remainder dropped for data-parallel training)."""
+        if self._epoch_order[0] != epoch:
+            permutation = np.random.default_rng([self.seed, epoch]).permutation(self.indices)
+            self._epoch_order = (epoch, permutation[: self.n_used])
+        return self._epoch_order[1]
+
+    def __len__(self):
+        return max(0, self.stop - self.start)
+
+    def __getitem__(self, i):
+        epoch, batch = divmod(self.start + i, self.batches_per_epoch)
+        rows = np.sort(self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size])
+        x = self._images(rows)
+        y = np.asarray(self.Y[rows], dtype=np.float32)
+        if self.sample_weight is None:
+            return x, y
+        return x, y, np.asarray(self.sample_weight[rows], dtype=np.float32)
+
+    def on_epoch_end(self):
+        pass  # the order is a function of the position, not of Keras' epoch signals

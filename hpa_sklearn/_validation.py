@@ -17,7 +17,8 @@ def check_image_array(X, *, name="X", min_size=None, n_channels=None):
     """Check that ``X`` is a 4-D image batch ``(n, height, width, channels)`` and return it as an array.
 
     uint8 and floating arrays pass through without a copy (memmaps included); other integer or bool
-    dtypes are refused, since their value range is ambiguous.
+    dtypes are refused, since their value range is ambiguous, and so are NaN or infinite float
+    pixels (counted, with the first sample that holds one).
     """
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X)
@@ -43,6 +44,8 @@ def check_image_array(X, *, name="X", min_size=None, n_channels=None):
             f"{name} must be uint8 (0..255) or floating point (0..1); got dtype {X.dtype}. "
             "Convert with X.astype(np.uint8) or X.astype(np.float32) / 255."
         )
+    if np.issubdtype(X.dtype, np.floating):
+        _check_finite(X, name)
     if min_size is None:
         min_size = MIN_IMAGE_SIZE
     if min(height, width) < min_size:
@@ -51,6 +54,26 @@ def check_image_array(X, *, name="X", min_size=None, n_channels=None):
             f"load or generate them at image_size >= {min_size}."
         )
     return X
+
+
+def _check_finite(X, name, chunk_bytes=1 << 26):
+    """Refuse NaN or infinite pixels, reading ``X`` in chunks of rows (a memmap is not copied):
+    one of them makes the per-channel statistics NaN and the network learns nothing."""
+    row_bytes = max(1, int(np.prod(X.shape[1:])) * X.dtype.itemsize)
+    step = max(1, chunk_bytes // row_bytes)
+    count, first = 0, None
+    for start in range(0, X.shape[0], step):
+        bad = ~np.isfinite(np.asarray(X[start : start + step]))
+        if bad.any():
+            count += int(bad.sum())
+            if first is None:
+                first = start + int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
+    if count:
+        raise ValueError(
+            f"{name} holds {count} NaN or infinite pixel value(s), the first in sample {first}; "
+            "replace them (e.g. np.nan_to_num) or drop those samples. Float pixels must be finite "
+            "values in 0..1."
+        )
 
 
 def check_label_matrix(Y, *, name="Y", n_samples=None):

@@ -1,10 +1,12 @@
 """``HPAVGG16Classifier``: VGG16 (Keras 3) as a scikit-learn multi-label classifier of HPA images."""
 
 import contextlib
+import hashlib
 import json
 import numbers
 import os
 import random
+import warnings
 from pathlib import Path
 
 import keras
@@ -15,11 +17,21 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._tags import ClassifierTags
 
+from ._atomic import atomic_folder, recover_folder
 from ._decision import apply_thresholds
-from ._feeding import ImageBatches
+from ._feeding import ImageBatches, TrainingBatches
 from ._losses import MultilabelFocalLoss
 from .metrics import macro_f1
 from ._network import YELLOW_INITS, build_network
+from ._training import (
+    BEST_WEIGHTS_FILE,
+    TRAINING_FILE,
+    TrainingMonitor,
+    TrainingState,
+    data_fingerprint,
+    restore_seed_generator_states,
+    stop_on_signals,
+)
 from ._validation import check_image_array, check_label_matrix, check_thresholds
 from .datasets._constants import CHANNELS
 from .preprocessing import ImageAugmenter
@@ -27,7 +39,126 @@ from .preprocessing import ImageAugmenter
 _OPTIMIZERS = {"adam": "Adam", "adagrad": "Adagrad", "adamax": "Adamax", "sgd": "SGD",
                "rmsprop": "RMSprop", "adamw": "AdamW", "nadam": "Nadam"}
 _STATS_SAMPLES = 512  # images used to estimate the per-channel mean and variance
-_SAVE_FORMAT = 1
+_SAVE_FORMAT = 2  # 2: the network file keeps the optimizer's state; parameter checkpoint_dir
+MODEL_FILE = "model.keras"
+ESTIMATOR_FILE = "estimator.json"
+_PARAMS_SINCE = {"checkpoint_dir": 2}  # parameters newer than format 1: absent from older saves
+_FITTED_KEYS = ("classes_", "n_outputs_", "image_shape_", "input_dtype_", "channels_", "history_")
+
+
+def _is_saved_folder(path):
+    """True for a folder that :meth:`HPAVGG16Classifier.save` (or a checkpoint) wrote: only
+    then may a new save replace it."""
+    known = {MODEL_FILE, ESTIMATOR_FILE, TRAINING_FILE, BEST_WEIGHTS_FILE}
+    children = list(Path(path).iterdir())
+    return (Path(path) / ESTIMATOR_FILE).is_file() and all(
+        child.name in known or (child.suffix == ".json" and child.is_file()) for child in children
+    )
+
+
+def _key_value(value):
+    """A parameter value as stable JSON for a checkpoint key (no memory addresses)."""
+    if isinstance(value, BaseEstimator):
+        return {type(value).__name__: {k: _key_value(v) for k, v in value.get_params().items()}}
+    if isinstance(value, keras.optimizers.Optimizer):
+        return keras.optimizers.serialize(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.random.RandomState):
+        return "RandomState"
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _read_estimator_json(cls, meta_path):
+    """Read and check ``estimator.json``; return ``(params, fitted)`` ready for ``cls(**params)``.
+
+    Every defect is one ``ValueError`` naming the file and the key."""
+
+    def damaged(key, what):
+        return ValueError(f"{meta_path}: {key}: {what}. The file is damaged or was not written by "
+                          f"{cls.__name__}.save(); save the classifier again.")
+
+    try:
+        state = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_path} cannot be read as JSON ({exc}); the file is damaged. Save "
+                         "the classifier again.") from None
+    if not isinstance(state, dict):
+        raise damaged("(top level)", f"expected a JSON object, got {type(state).__name__}")
+    for key in sorted(set(state) ^ {"format", "class", "params", "fitted"}):
+        raise damaged(key, "unknown key" if key in state else "missing")
+    if state["format"] not in (1, _SAVE_FORMAT) or isinstance(state["format"], bool):
+        raise damaged("format", f"{state['format']!r} is not a save format this version reads "
+                                f"(1 or {_SAVE_FORMAT})")
+    if state["class"] != cls.__name__:
+        raise damaged("class", f"{state['class']!r}, not {cls.__name__!r}")
+    params, fitted = state["params"], state["fitted"]
+    if not isinstance(params, dict):
+        raise damaged("params", "expected an object")
+    if not isinstance(fitted, dict):
+        raise damaged("fitted", "expected an object")
+    defaults = cls().get_params(deep=False)
+    for key in sorted(set(params) - set(defaults)):
+        raise damaged(f"params.{key}", "unknown parameter")
+    for key in sorted(set(defaults) - set(params)):
+        if _PARAMS_SINCE.get(key, 1) <= state["format"]:
+            raise damaged(f"params.{key}", "missing")
+        params[key] = defaults[key]
+    augmentation = params["augmentation"]
+    if augmentation is not None:
+        if not (isinstance(augmentation, dict) and set(augmentation) == {"ImageAugmenter"}
+                and isinstance(augmentation["ImageAugmenter"], dict)):
+            raise damaged("params.augmentation", "expected null or {\"ImageAugmenter\": {...}}")
+        try:
+            params["augmentation"] = ImageAugmenter(**augmentation["ImageAugmenter"])
+            params["augmentation"]._check_params()
+        except (TypeError, ValueError) as exc:
+            raise damaged("params.augmentation", str(exc)) from None
+    if isinstance(params["optimizer"], dict):
+        try:
+            params["optimizer"] = keras.optimizers.deserialize(params["optimizer"]["keras"])
+        except Exception as exc:  # Keras raises many kinds for a bad config
+            raise damaged("params.optimizer", f"{type(exc).__name__}: {exc}") from None
+    for key in ("hidden_units", "channels"):
+        if isinstance(params[key], list):
+            params[key] = tuple(params[key])
+    for key in _FITTED_KEYS:
+        if key not in fitted:
+            raise damaged(f"fitted.{key}", "missing")
+    for key in sorted(set(fitted) - set(_FITTED_KEYS)):
+        raise damaged(f"fitted.{key}", "unknown key")
+    n_outputs = fitted["n_outputs_"]
+    if not isinstance(n_outputs, int) or isinstance(n_outputs, bool) or n_outputs < 1:
+        raise damaged("fitted.n_outputs_", f"{n_outputs!r} is not a positive integer")
+    if fitted["classes_"] != list(range(n_outputs)):
+        raise damaged("fitted.classes_", f"expected 0 .. {n_outputs - 1}")
+    shape = fitted["image_shape_"]
+    if not (isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+            and 1 <= shape[2] <= 4):
+        raise damaged("fitted.image_shape_", f"{shape!r} is not [height, width, 1 to 4 channels]")
+    if fitted["input_dtype_"] not in ("uint8", "float32"):
+        raise damaged("fitted.input_dtype_", f"{fitted['input_dtype_']!r} is not uint8 or float32")
+    channels = fitted["channels_"]
+    if not (isinstance(channels, list) and len(channels) == shape[2]
+            and all(isinstance(c, str) for c in channels)):
+        raise damaged("fitted.channels_", f"{channels!r} is not {shape[2]} channel names")
+    history = fitted["history_"]
+    if not (isinstance(history, dict) and all(
+            isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
+            for v in history.values())):
+        raise damaged("fitted.history_", "expected an object of lists of numbers")
+    for key in ("threshold", "class_weight"):
+        if key == "class_weight" and (params[key] is None or params[key] == "balanced"):
+            continue
+        try:
+            check_thresholds(params[key], n_outputs, name=key)
+        except (TypeError, ValueError) as exc:
+            raise damaged(f"params.{key}", str(exc)) from None
+    return params, fitted
+
 
 
 @contextlib.contextmanager
@@ -168,6 +299,15 @@ class HPAVGG16Classifier(KerasClassifier):
     workers : int, default=2
         Threads preparing batches ahead of the device while it computes (Keras ``PyDataset``
         workers); 1 prepares each batch when it is needed.
+    checkpoint_dir : str or Path, default=None
+        Folder of training checkpoints. Each fit writes ``checkpoint_dir/fit-<key>/`` (a saved
+        classifier with its optimizer state, plus the training state) after every epoch, and
+        after the last finished batch when SIGINT or SIGTERM stops it; ``<key>`` digests the
+        parameters (all but ``epochs``, ``verbose``, ``callbacks``, ``workers``) and the data.
+        A later ``fit`` with the same key continues where that one stopped, with the same batches
+        and optimizer state (on the CPU, the same weights as an uninterrupted fit), up to
+        ``epochs`` in total; a finished one is restored without training. So a killed
+        cross-validation or search resumes by being run again. Delete the folder to retrain.
     random_state : int, RandomState or None, default=None
         Seeds weights, dropout, batch order, the early-stopping split and augmentation. The same
         integer gives the same predictions on CPU.
@@ -245,6 +385,7 @@ class HPAVGG16Classifier(KerasClassifier):
         distribution=None,
         jit_compile="auto",
         workers=2,
+        checkpoint_dir=None,
         random_state=None,
         verbose=1,
     ):
@@ -275,6 +416,7 @@ class HPAVGG16Classifier(KerasClassifier):
         self.distribution = distribution
         self.jit_compile = jit_compile
         self.workers = workers
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
 
@@ -350,6 +492,11 @@ class HPAVGG16Classifier(KerasClassifier):
         if self.jit_compile not in (True, False, "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {self.jit_compile!r}.")
         positive_int("workers")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir,
+                                                              (str, os.PathLike)):
+            raise ValueError(
+                f"checkpoint_dir must be None or a folder path; got {self.checkpoint_dir!r}."
+            )
         if self.early_stopping and not self.validation_fraction > 0:
             raise ValueError("early_stopping=True needs validation_fraction > 0.")
 
@@ -411,8 +558,39 @@ class HPAVGG16Classifier(KerasClassifier):
         train, val = next(splitter.split(rows, Y))
         return np.sort(train), np.sort(val)
 
+    def _check_fit_data(self, X, y, sample_weight):
+        """Validate the parameters and the training data, before anything expensive."""
+        self._check_params()
+        X = check_image_array(X, min_size=32 if self.input_size is None else 1)
+        Y = check_label_matrix(y, name="y", n_samples=len(X))
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float32)
+            if sample_weight.shape != (len(X),):
+                raise ValueError(
+                    f"sample_weight must have shape ({len(X)},); got {sample_weight.shape}."
+                )
+            if not np.all(np.isfinite(sample_weight)) or (sample_weight < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0.")
+        channels = _default_channels(X.shape[-1]) if self.channels is None else tuple(self.channels)
+        if len(channels) != X.shape[-1]:
+            raise ValueError(
+                f"channels names {len(channels)} channels {channels} but X has {X.shape[-1]}."
+            )
+        check_thresholds(self.threshold, Y.shape[1])
+        if self.augmentation is not None:
+            side = self.input_size
+            shape = (side, side) if side is not None else X.shape[1:3]
+            self.augmentation.make_layers(0, image_shape=shape)  # refuses what cannot work
+        return X, Y, sample_weight, channels
+
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on images ``X`` and labels ``y``.
+
+        With ``checkpoint_dir`` set, a checkpoint is written after every epoch and a fit that was
+        interrupted (a signal, a kill) continues from its last checkpoint when ``fit`` is called
+        again with the same parameters and data; a finished one is restored at once. SIGINT and
+        SIGTERM stop training after the batch in progress and raise
+        :class:`~hpa_sklearn.TrainingInterrupted` (the classifier keeps the weights reached).
 
         Parameters
         ----------
@@ -427,22 +605,35 @@ class HPAVGG16Classifier(KerasClassifier):
         -------
         self : HPAVGG16Classifier
         """
-        self._check_params()
-        X = check_image_array(X, min_size=32 if self.input_size is None else 1)
-        Y = check_label_matrix(y, name="y", n_samples=len(X))
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float32)
-            if sample_weight.shape != (len(X),):
-                raise ValueError(
-                    f"sample_weight must have shape ({len(X)},); got {sample_weight.shape}."
-                )
-        channels = _default_channels(X.shape[-1]) if self.channels is None else tuple(self.channels)
-        if len(channels) != X.shape[-1]:
-            raise ValueError(
-                f"channels names {len(channels)} channels {channels} but X has {X.shape[-1]}."
-            )
-        check_thresholds(self.threshold, Y.shape[1])
+        X, Y, sample_weight, channels = self._check_fit_data(X, y, sample_weight)
+        checkpoint = self._checkpoint_folder(X, Y, sample_weight)
+        state = self._initialize(X, Y, channels, checkpoint)
+        with _seeded(state.seed):
+            self._train(X, Y, sample_weight, state, checkpoint)
+        return self
 
+    def _checkpoint_folder(self, X, Y, sample_weight):
+        """``checkpoint_dir/fit-<key>``: the key digests the parameters (but ``epochs``, which
+        a resumed fit may raise, and those that do not change the result) and the data."""
+        if self.checkpoint_dir is None:
+            return None
+        ignored = {"epochs", "verbose", "callbacks", "checkpoint_dir", "workers"}
+        params = {k: _key_value(v) for k, v in self.get_params(deep=False).items()
+                  if k not in ignored}
+        blob = json.dumps({"class": type(self).__name__, "params": params,
+                           "data": data_fingerprint(X, Y, sample_weight)}, sort_keys=True,
+                          default=repr)
+        return Path(self.checkpoint_dir) / f"fit-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+    def _initialize(self, X, Y, channels, checkpoint):
+        """Restore the fit from ``checkpoint`` if there is one for this data, else build and
+        compile a new network. Returns the :class:`TrainingState`."""
+        if checkpoint is not None and (checkpoint / TRAINING_FILE).is_file():
+            try:
+                return self._restore_checkpoint(checkpoint, X, Y)
+            except ValueError as exc:
+                warnings.warn(f"the checkpoint {checkpoint} cannot be used ({exc}); training "
+                              "starts afresh and overwrites it.", UserWarning, stacklevel=3)
         seed = self._seed()
         self.classes_ = np.arange(Y.shape[1])
         self.n_outputs_ = Y.shape[1]
@@ -450,14 +641,14 @@ class HPAVGG16Classifier(KerasClassifier):
         self.input_dtype_ = "uint8" if X.dtype == np.uint8 else "float32"
         self.channels_ = channels
         with _seeded(seed):
-            train, val = self._validation_split(Y, seed)
+            train, _ = self._validation_split(Y, seed)
             stats_rows = np.random.default_rng(seed).permutation(train)[:_STATS_SAMPLES]
             mean, variance = _channel_moments(
                 X, stats_rows, 1.0 / 255.0 if self.input_dtype_ == "uint8" else 1.0
             )
             augmentation = (
                 [] if self.augmentation is None
-                else self.augmentation._make_layers(self.augmentation._seed(fallback=seed))
+                else self.augmentation.make_layers(self.augmentation.layer_seed(fallback=seed))
             )
             with self._device_scope(building=True), _dtype_policy(self.mixed_precision):
                 self.model_ = build_network(
@@ -483,9 +674,45 @@ class HPAVGG16Classifier(KerasClassifier):
                     metrics=[keras.metrics.F1Score(average="macro", threshold=0.5, name="f1")],
                     jit_compile=self.jit_compile,
                 )
-            self.history_ = {}
-            self._train(X, Y, sample_weight, train, val, seed, epochs=self.epochs)
-        return self
+        state = TrainingState(seed=seed)
+        self.history_ = state.history
+        self._best_weights = None
+        return state
+
+    def _restore_checkpoint(self, checkpoint, X, Y):
+        """Take the network, optimizer state and training state of ``checkpoint``."""
+        where = checkpoint / TRAINING_FILE
+        try:
+            state = TrainingState.from_json(json.loads(where.read_text()), where)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{where} is unreadable: {exc}") from None
+        saved = type(self).load(checkpoint)
+        if (saved.image_shape_ != tuple(X.shape[1:]) or saved.n_outputs_ != Y.shape[1]
+                or saved.input_dtype_ != ("uint8" if X.dtype == np.uint8 else "float32")):
+            raise ValueError("it was written for data of another shape")
+        restore_seed_generator_states(saved.model_, state.seed_states, where)
+        for name in ("model_", "classes_", "n_outputs_", "image_shape_", "input_dtype_",
+                     "channels_"):
+            setattr(self, name, getattr(saved, name))
+        best = checkpoint / BEST_WEIGHTS_FILE
+        self._best_weights = None
+        if best.is_file():
+            with np.load(best) as arrays:
+                self._best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+        self.history_ = state.history
+        if self.verbose:
+            print(f"Resuming from {checkpoint}: {state.epochs_done} epoch(s)"
+                  + (f" and {state.batches_done} batch(es)" if state.batches_done else "")
+                  + " done.", flush=True)
+        return state
+
+    def _write_checkpoint(self, folder, state, best_weights):
+        with atomic_folder(folder, replaceable=_is_saved_folder) as tmp:
+            self._write_files(tmp, history=state.history)
+            (tmp / TRAINING_FILE).write_text(json.dumps(state.to_json()))
+            if best_weights is not None:
+                np.savez(tmp / BEST_WEIGHTS_FILE, **{f"w{i}": w for i, w in enumerate(best_weights)})
+        return folder
 
     def _n_replicas(self):
         """Devices each batch is split across (1 without ``distribution``)."""
@@ -510,30 +737,61 @@ class HPAVGG16Classifier(KerasClassifier):
             return tf.distribute.MirroredStrategy().scope()
         return contextlib.nullcontext()
 
-    def _train(self, X, Y, sample_weight, train, val, seed, *, epochs):
-        replicas = self._n_replicas()
-        data = ImageBatches(X, Y, sample_weight, indices=train, batch_size=self.batch_size,
-                            shuffle=True, seed=seed, workers=self.workers, multiple=replicas)
-        val_data = None
-        callbacks = list(self.callbacks or [])
-        if val is not None:
-            val_data = ImageBatches(X, Y, indices=val, batch_size=self.batch_size,
-                                    shuffle=replicas > 1, seed=seed, workers=self.workers,
-                                    multiple=replicas)
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        def record(epoch, logs):
-            # per epoch, so that an interrupted fit keeps the history of its completed epochs
-            for key, value in (logs or {}).items():
-                self.history_.setdefault(key, []).append(float(value))
+    def _train(self, X, Y, sample_weight, state, checkpoint, *, rows=None, epochs=None):
+        """Train from ``state`` up to ``epochs`` (default: the ``epochs`` parameter) in total,
+        checkpointing to ``checkpoint`` (None: no checkpoints) and honouring stop signals."""
+        epochs = self.epochs if epochs is None else epochs
+        if rows is None:
+            train, val = self._validation_split(Y, state.seed)
+        else:
+            train, val = rows, None
+        if not state.stopped_early and state.epochs_done < epochs:
+            replicas = self._n_replicas()
 
-        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record))
-        start = len(self.history_.get("loss", []))
-        with self._device_scope():
-            self.model_.fit(
-                data, validation_data=val_data, epochs=start + epochs, initial_epoch=start,
-                callbacks=callbacks, verbose=self.verbose, shuffle=False,
-            )
+            def batches(first_epoch, first_batch, end_epoch):
+                return TrainingBatches(X, Y, sample_weight, indices=train,
+                                       batch_size=self.batch_size, seed=state.seed,
+                                       start_epoch=first_epoch, start_batch=first_batch,
+                                       end_epoch=end_epoch, workers=self.workers,
+                                       multiple=replicas)
+
+            val_data = None
+            if val is not None:
+                val_data = ImageBatches(X, Y, indices=val, batch_size=self.batch_size,
+                                        shuffle=replicas > 1, seed=state.seed,
+                                        workers=self.workers, multiple=replicas)
+            save = None
+            if checkpoint is not None:
+                def save(current, best):
+                    return self._write_checkpoint(checkpoint, current, best)
+            with stop_on_signals() as request, self._device_scope():
+                monitor = TrainingMonitor(
+                    state, request=request, save=save, early_stopping=val is not None,
+                    patience=self.patience, best_weights=self._best_weights,
+                    first_epoch_offset=state.batches_done,
+                )
+                callbacks = [*(self.callbacks or []), monitor]
+                common = dict(validation_data=val_data, callbacks=callbacks,
+                              verbose=self.verbose, shuffle=False)
+                try:
+                    if state.batches_done:  # finish the epoch an interruption cut short
+                        data = batches(state.epochs_done, state.batches_done,
+                                       state.epochs_done + 1)
+                        self.model_.fit(data, steps_per_epoch=len(data),
+                                        epochs=state.epochs_done + 1,
+                                        initial_epoch=state.epochs_done, **common)
+                    if not state.stopped_early and state.epochs_done < epochs:
+                        data = batches(state.epochs_done, 0, epochs)
+                        self.model_.fit(data, steps_per_epoch=data.batches_per_epoch,
+                                        epochs=epochs, initial_epoch=state.epochs_done,
+                                        **common)
+                finally:
+                    self._best_weights = monitor.best_weights
+        if val is not None and self._best_weights is not None:
+            self.model_.set_weights(self._best_weights)  # end on the best validation epoch
+        if checkpoint is not None:
+            self._write_checkpoint(checkpoint, state, self._best_weights)
+        self.history_ = state.history
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train one more epoch on ``X, y`` (the first call builds the network like :meth:`fit`).
@@ -549,18 +807,20 @@ class HPAVGG16Classifier(KerasClassifier):
         self : HPAVGG16Classifier
         """
         if not self.__sklearn_is_fitted__():
-            epochs, self.epochs = self.epochs, 1
-            try:
-                return self.fit(X, y, sample_weight)
-            finally:
-                self.epochs = epochs
+            X, Y, sample_weight, channels = self._check_fit_data(X, y, sample_weight)
+            state = self._initialize(X, Y, channels, None)
+            with _seeded(state.seed):
+                self._train(X, Y, sample_weight, state, None, epochs=1)
+            return self
         X = self._check_predict_X(X)
         Y = check_label_matrix(y, name="y", n_samples=len(X))
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} labels; the classifier has {self.n_outputs_}.")
-        seed = self._seed() + len(self.history_.get("loss", []))
-        with _seeded(seed):
-            self._train(X, Y, sample_weight, np.arange(len(X)), None, seed, epochs=1)
+        done = len(self.history_.get("loss", []))
+        state = TrainingState(seed=self._seed() + done, epochs_done=done, history=self.history_)
+        self._best_weights = None
+        with _seeded(state.seed):
+            self._train(X, Y, sample_weight, state, None, rows=np.arange(len(X)), epochs=done + 1)
         return self
 
     # ----------------------------------------------------------------------------- prediction
@@ -636,16 +896,7 @@ class HPAVGG16Classifier(KerasClassifier):
         return float(macro_f1(y, self.predict(X), sample_weight=sample_weight))
 
     # ----------------------------------------------------------------------------- persistence
-    def save(self, path):
-        """Save the fitted classifier to a folder: ``model.keras`` (the network) and
-        ``estimator.json`` (parameters and fitted attributes). No pickle is involved.
-
-        Extra Keras ``callbacks`` are not saved. Returns the folder as a Path.
-        """
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError("fit the classifier before saving it.")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+    def _saved_params(self):
         params = self.get_params(deep=False)
         params["callbacks"] = None
         if isinstance(params["augmentation"], ImageAugmenter):
@@ -657,56 +908,103 @@ class HPAVGG16Classifier(KerasClassifier):
                 params[key] = params[key].tolist()
         if isinstance(params["random_state"], np.random.RandomState):
             params["random_state"] = None
-        for key in ("weights",):
+        for key in ("weights", "checkpoint_dir"):
             if isinstance(params[key], os.PathLike):
                 params[key] = os.fspath(params[key])
+        return params
+
+    def _write_files(self, folder, *, history=None):
+        """Write ``estimator.json`` and ``model.keras`` (with the optimizer's state) into
+        ``folder`` (a temporary folder that is then swapped in whole)."""
         state = {
             "format": _SAVE_FORMAT,
             "class": type(self).__name__,
-            "params": params,
+            "params": self._saved_params(),
             "fitted": {
                 "classes_": self.classes_.tolist(),
                 "n_outputs_": self.n_outputs_,
                 "image_shape_": list(self.image_shape_),
                 "input_dtype_": self.input_dtype_,
                 "channels_": list(self.channels_),
-                "history_": self.history_,
+                "history_": self.history_ if history is None else history,
             },
         }
-        self.model_.save(path / "model.keras")
-        tmp = path / ".estimator.json.tmp"
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, path / "estimator.json")
+        self.model_.save(folder / MODEL_FILE)
+        (folder / ESTIMATOR_FILE).write_text(json.dumps(state, indent=2))
+
+    def save(self, path, *, extra_json=None):
+        """Save the fitted classifier to a folder: ``model.keras`` (the network, with its
+        optimizer's state) and ``estimator.json`` (parameters and fitted attributes). No pickle.
+
+        The folder is written whole under a temporary name and swapped in: a reader (or a crash)
+        sees the previous save or this one, never a mix. An existing folder is replaced only
+        when it is a saved classifier (or empty). Extra Keras ``callbacks`` are not saved.
+
+        Parameters
+        ----------
+        path : str or Path
+            The folder.
+        extra_json : dict of {str: object}, default=None
+            More JSON files to store in the same folder, in the same atomic step (file name ->
+            JSON-serializable content), e.g. a record of the training data.
+
+        Returns
+        -------
+        path : Path
+        """
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("fit the classifier before saving it.")
+        extra = dict(extra_json or {})
+        for name in extra:
+            if (not isinstance(name, str) or not name.endswith(".json") or "/" in name
+                    or name in (ESTIMATOR_FILE, TRAINING_FILE)):
+                raise ValueError(f"extra_json names must be plain '*.json' file names other than "
+                                 f"{ESTIMATOR_FILE} and {TRAINING_FILE}; got {name!r}.")
+        path = Path(path)
+        with atomic_folder(path, replaceable=_is_saved_folder) as tmp:
+            self._write_files(tmp)
+            for name, content in extra.items():
+                (tmp / name).write_text(json.dumps(content, indent=2))
         return path
 
     @classmethod
     def load(cls, path):
-        """Load a classifier saved with :meth:`save`; its predictions are identical.
+        """Load a classifier saved with :meth:`save` (or a checkpoint); its predictions are
+        identical.
 
-        Raises ``ValueError`` (naming the folder) when the folder is not such a save.
+        Raises ``ValueError`` naming the file and the key when the folder is not such a save or
+        is damaged (a missing or unknown key, a value of the wrong type, an unreadable network).
+        Keras' safe mode stays on: a model file with arbitrary code (``Lambda``) is refused.
         """
-        path = Path(path)
-        meta_path, model_path = path / "estimator.json", path / "model.keras"
+        path = recover_folder(Path(path))
+        meta_path, model_path = path / ESTIMATOR_FILE, path / MODEL_FILE
         if not (meta_path.is_file() and model_path.is_file()):
             raise ValueError(
-                f"{path} is not a saved {cls.__name__}: it must hold estimator.json and model.keras."
+                f"{path} is not a saved {cls.__name__}: it must hold {ESTIMATOR_FILE} and "
+                f"{MODEL_FILE}."
             )
+        params, fitted = _read_estimator_json(cls, meta_path)
         try:
-            state = json.loads(meta_path.read_text())
-            params, fitted = state["params"], state["fitted"]
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"{meta_path} is damaged or not written by save(): {exc}") from None
-        if state.get("format") != _SAVE_FORMAT:
-            raise ValueError(f"{meta_path} has save format {state.get('format')}; expected {_SAVE_FORMAT}.")
-        if isinstance(params.get("augmentation"), dict):
-            params["augmentation"] = ImageAugmenter(**params["augmentation"]["ImageAugmenter"])
-        if isinstance(params.get("optimizer"), dict):
-            params["optimizer"] = keras.optimizers.deserialize(params["optimizer"]["keras"])
-        for key in ("hidden_units", "channels"):
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
-        estimator = cls(**params)
-        estimator.model_ = keras.saving.load_model(model_path)
+            estimator = cls(**params)
+            estimator._check_params()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{meta_path}: params: {exc}") from None
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*input channels", category=UserWarning)
+                model = keras.saving.load_model(model_path)
+        except Exception as exc:  # a damaged zip, a wrong file, a refused Lambda: one message
+            raise ValueError(
+                f"{model_path} cannot be loaded ({type(exc).__name__}: {str(exc)[:300]}); the file "
+                "is damaged or not a network saved by this library. Train or copy it again."
+            ) from None
+        shapes = (tuple(model.input_shape[1:]), model.output_shape[-1])
+        if shapes != (tuple(fitted["image_shape_"]), fitted["n_outputs_"]):
+            raise ValueError(
+                f"{model_path} takes {shapes[0]} and gives {shapes[1]} outputs, but {meta_path} "
+                f"says image_shape_={fitted['image_shape_']}, n_outputs_={fitted['n_outputs_']}."
+            )
+        estimator.model_ = model
         estimator.classes_ = np.asarray(fitted["classes_"])
         estimator.n_outputs_ = int(fitted["n_outputs_"])
         estimator.image_shape_ = tuple(fitted["image_shape_"])

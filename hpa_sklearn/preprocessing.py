@@ -289,13 +289,36 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
                 f"fill_mode must be 'reflect', 'constant', 'nearest' or 'wrap'; got {self.fill_mode!r}."
             )
 
-    def _make_layers(self, seed, value_range=(0.0, 1.0)):
-        """The Keras layers of this policy, seeded from ``seed`` (each layer its own stream)."""
+    def make_layers(self, seed=None, *, value_range=(0.0, 1.0), image_shape=None):
+        """The Keras layers of this policy (training-only augmentation), for a model of one's own.
+
+        Parameters
+        ----------
+        seed : int, default=None
+            Seeds the layers (each its own stream); None uses ``random_state``.
+        value_range : tuple of float, default=(0.0, 1.0)
+            The pixel range the layers see (for the brightness change).
+        image_shape : tuple, default=None
+            ``(height, width, channels)`` of the images the layers will see; checked against
+            the policy (``rot90`` needs square images) so that a mismatch fails here, before any
+            training, and not inside the Keras graph.
+
+        Returns
+        -------
+        layers : list of keras.layers.Layer
+        """
         import keras
 
         from ._layers import RandomRot90
 
         self._check_params()
+        if image_shape is not None and self.rot90 and image_shape[0] != image_shape[1]:
+            raise ValueError(
+                f"ImageAugmenter(rot90=True) needs square images; the network sees "
+                f"{image_shape[0]}x{image_shape[1]} px. Set rot90=False, or make the images "
+                "square (load_hpa resizes to squares; input_size= resizes inside the network)."
+            )
+        seed = self._seed() if seed is None else int(seed)
         layers = []
         flips = {(True, True): "horizontal_and_vertical", (True, False): "horizontal",
                  (False, True): "vertical"}.get((bool(self.horizontal_flip), bool(self.vertical_flip)))
@@ -321,6 +344,11 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
         if self.random_state is None and fallback is not None:
             return int(fallback)
         return int(check_random_state(self.random_state).randint(0, 2**31 - 16))
+
+    def layer_seed(self, fallback):
+        """The seed :meth:`make_layers` gets inside a classifier: ``random_state`` when it is
+        set, else the classifier's ``fallback`` seed."""
+        return self._seed(fallback=fallback)
 
     def fit(self, X, y=None):
         """Check the images and the policy.
@@ -374,7 +402,7 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
         self.fit(X)
         is_uint8 = X.dtype == np.uint8
         top = 255.0 if is_uint8 else 1.0
-        layers = self._make_layers(self._seed(), value_range=(0.0, top))
+        layers = self.make_layers(self._seed(), value_range=(0.0, top))
         out = np.empty_like(X)
         for start in range(0, len(X), self._BATCH):
             batch = np.asarray(X[start : start + self._BATCH], dtype=np.float32)
