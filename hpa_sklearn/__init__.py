@@ -23,6 +23,7 @@ _LAZY = {
     "make_report_search": ".model_selection",
     "REPORT_SPLIT": ".model_selection",
     "REPORT_BEST_PARAMS": ".model_selection",
+    "isolated_fits": ".parallel",
     "macro_f1": ".metrics",
     "macro_f1_scorer": ".metrics",
     "per_class_f1": ".metrics",

@@ -326,6 +326,14 @@ def _cmd_search(args):
     from .metrics import macro_f1_scorer
     from .model_selection import MultilabelStratifiedKFold, make_report_search, report_param_grid
 
+    fits_per_worker = args.fits_per_worker
+    if fits_per_worker < 0:
+        raise CommandError(f"--fits-per-worker must be >= 0 (0: every fit in this process); "
+                           f"got {fits_per_worker}.")
+    if fits_per_worker and sys.version_info < (3, 11):
+        warnings.warn("fits in worker processes need Python >= 3.11; every fit runs in this "
+                      "process, whose memory grows with each fit (--fits-per-worker 0).")
+        fits_per_worker = 0
     data = _load(args, labels=args.labels, image_size=args.image_size, channels=args.channels,
                  image_dir=args.image_dir)
     if data.target is None:
@@ -349,7 +357,19 @@ def _cmd_search(args):
     if hasattr(search, "refit"):
         search.set_params(refit=False)
     start = time.perf_counter()
-    search.fit(data.images, data.target)
+    if fits_per_worker:
+        # each Keras fit leaks memory that only the end of its process returns: run the fits in
+        # worker processes replaced every few fits (the images travel as the cache's file name)
+        from .parallel import isolated_fits
+
+        n_workers = args.search_jobs or 1
+        _say(f"Fits run in {'one worker process' if n_workers == 1 else 'worker processes'}, "
+             f"each replaced after {fits_per_worker} fits (--fits-per-worker; 0 runs them all "
+             "in this process).")
+        with isolated_fits(max_fits_per_worker=fits_per_worker, n_workers=n_workers):
+            search.fit(data.images, data.target)
+    else:
+        search.fit(data.images, data.target)
     import pandas as pd
 
     results = pd.DataFrame(search.cv_results_)
@@ -585,6 +605,11 @@ def build_parser():
                         help="draw this many combinations at random instead of all 720")
     search.add_argument("--cv", type=int, default=3, help="folds (default: 3)")
     search.add_argument("--search-jobs", type=int, default=None, help="parallel fits")
+    search.add_argument("--fits-per-worker", type=int, default=8,
+                        help="run the fits in worker processes, each replaced by a fresh one "
+                             "after this many fits, so that the memory every Keras fit leaks "
+                             "goes back to the system (0: all fits in this process, whose "
+                             "memory grows with each; default: %(default)s)")
     search.add_argument("--out", required=True, help="folder for cv_results.csv and the plot")
     search.set_defaults(handler=_cmd_search)
 

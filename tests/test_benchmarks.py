@@ -18,7 +18,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPTS = ("bench_memory", "bench_speed", "bench_loader", "bench_search_cost", "bench_macro_f1",
-           "bench_thresholds")
+           "bench_thresholds", "bench_search_memory")
 TIMEOUT_S = 600
 
 pytestmark = pytest.mark.slow
@@ -130,3 +130,19 @@ def test_bench_thresholds(quick_runs):
                 "sklearn_per_class_100_candidates_s", "machine", "command"):
         assert key in result, key
     assert result["n_samples"] == 2000
+
+
+def test_bench_search_memory(quick_runs):
+    result = _result(quick_runs, "bench_search_memory")
+    _has_run_metadata(result)
+    rows = {row["mode"]: row for row in result["rows"]}
+    assert set(rows) == {"in-process", "k = 1"}
+    for row in rows.values():
+        assert row["fits"] == 2 and len(row["rss_after_fit_mib"]) == 2
+        assert 0 < row["peak_main_rss_mib"] <= row["peak_total_rss_mib"]
+        assert row["wall_time_ratio"] > 0
+    isolated = rows["k = 1"]
+    assert isolated["workers_started"] == 2 and isolated["max_fits_in_one_worker"] == 1
+    assert isolated["peak_worker_rss_mib"] > 0
+    assert result["same_scores_in_every_mode"]
+    assert set(result["in_process_rss_after_fit_mib"]) == {"1", "2"}
