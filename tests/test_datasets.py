@@ -345,7 +345,10 @@ def test_real_hpav18_jpegs(real_data_dir, tmp_path):
     for c, (name, plane) in enumerate([("red", 0), ("green", 1), ("blue", 2)]):
         rgb = np.asarray(Image.open(folder / f"89_B5_1_{name}.jpg"))
         expected = np.asarray(Image.fromarray(rgb[..., plane]).resize((64, 64), Image.BOX))
-        assert np.abs(data.images[row, :, :, c].astype(int) - expected).max() <= 1
+        # decoded at 1/8 scale by the JPEG decoder (Image.draft), then area-averaged: close to
+        # decoding every pixel (see test_jpeg_draft_decoding for the bounds)
+        difference = data.images[row, :, :, c].astype(int) - expected
+        assert np.abs(difference).mean() < 2.5 and abs(difference.mean()) < 0.5
     # yellow is drawn as red + green: the loaded plane is their mean, and carries signal
     rgb = np.asarray(Image.open(folder / "89_B5_1_yellow.jpg")).astype(float)
     expected = np.asarray(Image.fromarray(
@@ -384,3 +387,99 @@ def test_lazy_images_of_a_memmap_pickle_as_a_path(tmp_path):
     np.testing.assert_array_equal(np.asarray(back), X[[5, 3, 30]])
     in_memory = pickle.loads(pickle.dumps(LazyImages(X)[np.array([1])]))
     np.testing.assert_array_equal(np.asarray(in_memory), X[[1]])
+
+
+def test_decoding_never_msyncs_and_starts_writeback(kaggle_folder, tmp_path, monkeypatch):
+    """Workers leave the rows in the page cache (no np.memmap.flush, which waited for the disk)
+    and start their writeback; the one fsync happens when the entry is published."""
+    folder, X, _, _ = kaggle_folder
+
+    def no_flush(self):
+        raise AssertionError("a decoding worker called np.memmap.flush")
+
+    ranges = []
+    monkeypatch.setattr(np.memmap, "flush", no_flush)
+    monkeypatch.setattr(_kaggle, "start_writeback",
+                        lambda path, offset, length: ranges.append((offset, length)))
+    data = _load(folder, tmp_path, n_jobs=1)
+    np.testing.assert_array_equal(data.images, X)
+    row_bytes = X[0].nbytes
+    covered = sorted(ranges)
+    assert covered[0][0] == data.images.offset
+    assert sum(length for _, length in covered) == len(X) * row_bytes
+    for (start, length), (following, _) in zip(covered, covered[1:]):
+        assert start + length == following  # every row's bytes, once
+
+
+def test_start_writeback_is_a_harmless_hint(tmp_path):
+    from hpa_sklearn.datasets._cache import start_writeback
+
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"\1" * 10_000)
+    assert start_writeback(path, 0, 10_000) in (True, False)  # False off Linux
+    assert start_writeback(tmp_path / "absent.bin", 0, 10) is False
+    assert start_writeback(path, 0, 0) is False
+    assert path.read_bytes() == b"\1" * 10_000
+
+
+def _smooth_colour_jpeg(path, size=256, subsampling=2):
+    """Gaussian spots in the red, green and blue planes (a fluorescence-like image), as JPEG."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(0)
+    image = np.zeros((size, size, 3))
+    for _ in range(30):
+        cy, cx = rng.uniform(0, size, 2)
+        radius = rng.uniform(4, 20)
+        image[..., rng.integers(0, 3)] += 200 * np.exp(
+            -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
+        path, quality=95, subsampling=subsampling)
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_jpeg_draft_decoding(tmp_path, monkeypatch, subsampling):
+    """A JPEG at least twice the output size is reduced by the decoder (Image.draft), then
+    area-averaged: within half a grey level of decoding every pixel on average."""
+    from PIL import JpegImagePlugin
+
+    from hpa_sklearn.datasets._images import read_channel
+
+    path = tmp_path / "spots_red.jpg"
+    full = _smooth_colour_jpeg(path, subsampling=subsampling)
+    drafts = []
+    original = JpegImagePlugin.JpegImageFile.draft
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft",
+                        lambda self, mode, size: drafts.append(size) or original(self, mode, size))
+    for size, drafted in ((32, True), (64, True), (128, True), (200, False)):
+        drafts.clear()
+        for channel, plane in (("red", 0), ("green", 1), ("blue", 2)):
+            expected = np.asarray(Image.fromarray(full[..., plane]).resize((size, size),
+                                                                           Image.BOX))
+            got, original_size = read_channel(path, channel, size, return_size=True)
+            assert got.shape == (size, size) and got.dtype == np.uint8
+            assert original_size == (256, 256)  # the file's size, not the reduced one
+            difference = got.astype(int) - expected
+            if drafted:
+                assert np.abs(difference).mean() < 0.6 and abs(difference.mean()) < 0.5
+                assert np.abs(difference).max() <= 8
+            else:  # less than halving: every pixel decoded, as before
+                assert not difference.any()
+        assert bool(drafts) == drafted
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("size", [64, 256])
+def test_jpeg_draft_decoding_of_real_hpav18_files(real_data_dir, size):
+    from hpa_sklearn.datasets._images import read_channel
+
+    weights = {"red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1), "yellow": (.5, .5, 0)}
+    for path in sorted((real_data_dir / "hpav18_jpg").glob("*.jpg")):
+        channel = path.stem.rsplit("_", 1)[1]
+        rgb = np.asarray(Image.open(path), dtype=np.float32)
+        plane = np.clip(np.rint(rgb @ np.asarray(weights[channel], np.float32)), 0, 255)
+        expected = np.asarray(Image.fromarray(plane.astype(np.uint8)).resize((size, size),
+                                                                              Image.BOX))
+        difference = read_channel(path, channel, size).astype(int) - expected
+        # measured: 0.07 to 2.14 grey levels on average, bias at most 0.2 (see read_channel)
+        assert np.abs(difference).mean() < 2.5 and abs(difference.mean()) < 0.5, path.name

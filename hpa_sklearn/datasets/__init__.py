@@ -2,6 +2,7 @@
 the embedded synthetic data set (:func:`make_hpa_like`)."""
 
 from ._cache import cache_entries, clear_cache
+from ._combine import combine
 from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._kaggle import load_hpa, read_label_csv, write_kaggle_layout
 from ._lazy import LazyImages
@@ -17,6 +18,7 @@ __all__ = [
     "LazyImages",
     "cache_entries",
     "clear_cache",
+    "combine",
     "indicator_to_labels",
     "labels_to_indicator",
     "load_hpa",

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -212,6 +213,47 @@ def allocate_array(path, shape, *, extra=0, context=""):
         raise
     os.close(fd)
     return path
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writeback of the range's dirty pages, do not wait
+
+
+def _load_sync_file_range():
+    """Linux's ``sync_file_range`` through ctypes, or None (another system, or no such symbol)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def start_writeback(path, offset, length):
+    """Ask the kernel to start writing ``length`` bytes of ``path`` from ``offset`` to disk, and
+    return at once (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``; elsewhere nothing).
+
+    A decoding worker calls it for the rows it has written, so that the disk writes run while
+    the next rows are decoded and the one ``fsync`` before the entry is published (see
+    :meth:`CacheEntry.commit`) finds little left to write. A hint: failures are ignored.
+    """
+    if _sync_file_range is None or length <= 0:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _sync_file_range(fd, int(offset), int(length), _SYNC_FILE_RANGE_WRITE) == 0
+    finally:
+        os.close(fd)
 
 
 def _sync(path):

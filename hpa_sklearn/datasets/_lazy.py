@@ -1,4 +1,5 @@
-"""``LazyImages``: rows of an image array that are read only when the data are needed."""
+"""``LazyImages``: rows of an image array, or of several arrays end to end, that are read only when
+the data are needed."""
 
 import mmap
 import numbers
@@ -10,23 +11,73 @@ def _reopen(filename, rows):
     return LazyImages(np.load(filename, mmap_mode="r"), rows)
 
 
+def _reopen_parts(filenames, rows):
+    return LazyImages([np.load(filename, mmap_mode="r") for filename in filenames], rows)
+
+
+def _whole_file(array):
+    """The file name of a memmap that maps a whole ``.npy`` file (``np.load(mmap_mode=...)``),
+    else None (an in-memory array, or a slice of a memmap)."""
+    if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
+        return array.filename
+    return None
+
+
+def _flatten(arrays):
+    """``(parts, rows)`` of a list of arrays and ``LazyImages`` views: the arrays underneath, in
+    order, and the rows of their concatenation that the list holds."""
+    parts, rows, start = [], [], 0
+    for item in arrays:
+        if isinstance(item, LazyImages):
+            rows.append(item.rows + start)
+            parts.extend(item.parts)
+            start += int(item._starts[-1])
+        else:
+            if not hasattr(item, "shape") or not hasattr(item, "dtype"):
+                item = np.asarray(item)
+            rows.append(np.arange(len(item)) + start)
+            parts.append(item)
+            start += len(item)
+    return parts, np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+
+
 class LazyImages:
-    """A read-only view of rows of an image array (e.g. the loader's memmap) that defers reading.
+    """A read-only view of rows of an image array (e.g. the loader's memmap), or of several arrays
+    end to end, that defers reading.
 
     Indexing rows (``X[train]``, ``X[train, ...]``, ``X[a:b]``) returns another ``LazyImages``, not
     a copy. scikit-learn's cross-validation (``GridSearchCV``, ``cross_val_score``,
     :class:`~hpa_sklearn.MultilabelThresholdTuner`) selects each fold by indexing, so with ``X``
     wrapped the folds stay on disk and :class:`~hpa_sklearn.HPAVGG16Classifier` reads one batch
     at a time. Any other estimator gets the rows as an array through ``np.asarray`` (``__array__``).
-    A view of a whole ``.npy`` memmap pickles as its file path and rows, so sending it to another
-    process (a Dask worker on a machine that sees the same file) copies no image.
+
+    Given a list of arrays (all with the same image shape and dtype), the view is their
+    concatenation, which is never built: a read of some rows reads them from each array in turn,
+    in file order. That is how :func:`combine` joins data sets (the Kaggle set and HPAv18, say)
+    without copying their images. A view of whole ``.npy`` memmaps pickles as their file paths and
+    rows, so sending it to another process (a Dask worker on a machine that sees the same files)
+    copies no image.
 
     Parameters
     ----------
-    array : array of shape (n_samples, ...)
-        The images, typically ``load_hpa(...).images`` (a read-only ``np.memmap``).
+    array : array of shape (n_samples, ...), or a list of them
+        The images, typically ``load_hpa(...).images`` (a read-only ``np.memmap``); a list (or
+        tuple) of arrays or ``LazyImages`` stands for their concatenation along the first axis.
     rows : array of int, default=None
-        The rows of ``array`` this view holds (all by default).
+        The rows of ``array`` (of the concatenation, for a list) this view holds (all by default).
+
+    Attributes
+    ----------
+    parts : tuple of arrays
+        The arrays underneath, in order (one for a view of one array).
+    array : array or tuple of arrays
+        The one array underneath, or ``parts`` when there are several.
+    rows : ndarray of int
+        The rows of the concatenation of ``parts`` that the view holds, in its order.
+
+    See Also
+    --------
+    combine : Join data sets (Bunches) with a ``LazyImages`` of their images.
 
     Examples
     --------
@@ -38,27 +89,57 @@ class LazyImages:
     ('LazyImages', (2, 32, 32, 4))
     >>> np.asarray(fold).shape, int(np.asarray(fold)[0, 0, 0, 0]) == int(np.asarray(X)[4, 0, 0, 0])
     ((2, 32, 32, 4), True)
+
+    Two arrays end to end, as one:
+
+    >>> a = np.zeros((3, 32, 32, 4), dtype=np.uint8)
+    >>> b = np.ones((2, 32, 32, 4), dtype=np.uint8)
+    >>> both = LazyImages([a, b])
+    >>> both.shape, [int(both[i].max()) for i in range(len(both))]
+    ((5, 32, 32, 4), [0, 0, 0, 1, 1])
+    >>> bool(np.array_equal(np.asarray(both[[4, 0]]), np.concatenate([a, b])[[4, 0]]))
+    True
     """
 
     def __init__(self, array, rows=None):
         if isinstance(array, LazyImages):
-            base_rows = array.rows
-            array = array.array
-            rows = base_rows if rows is None else base_rows[np.asarray(rows)]
-        self.array = array
-        self.rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.intp)
+            parts, base_rows = list(array.parts), array.rows
+        elif isinstance(array, (list, tuple)):
+            if not array:
+                raise ValueError("LazyImages needs at least one array; got an empty list.")
+            parts, base_rows = _flatten(array)
+        else:
+            parts, base_rows = [array], None
+        first = parts[0]
+        for i, part in enumerate(parts[1:], start=1):
+            if tuple(part.shape[1:]) != tuple(first.shape[1:]) or part.dtype != first.dtype:
+                raise ValueError(
+                    f"the arrays of a LazyImages must share their image shape and dtype; array 0 "
+                    f"is {first.dtype} {tuple(first.shape)}, array {i} is {part.dtype} "
+                    f"{tuple(part.shape)}."
+                )
+        self.parts = tuple(parts)
+        self._starts = np.cumsum([0] + [len(part) for part in parts]).astype(np.intp)
+        if base_rows is None:
+            base_rows = np.arange(self._starts[-1], dtype=np.intp)
+        self.rows = np.asarray(base_rows if rows is None else base_rows[np.asarray(rows)],
+                               dtype=np.intp)
+
+    @property
+    def array(self):
+        return self.parts[0] if len(self.parts) == 1 else self.parts
 
     @property
     def shape(self):
-        return (len(self.rows), *self.array.shape[1:])
+        return (len(self.rows), *self.parts[0].shape[1:])
 
     @property
     def dtype(self):
-        return self.array.dtype
+        return self.parts[0].dtype
 
     @property
     def ndim(self):
-        return self.array.ndim
+        return self.parts[0].ndim
 
     def __len__(self):
         return len(self.rows)
@@ -70,27 +151,53 @@ class LazyImages:
             else:
                 return np.asarray(self)[key]
         if isinstance(key, numbers.Integral):
-            return self.array[self.rows[key]]
-        return LazyImages(self.array, self.rows[key])
+            row = int(self.rows[key])
+            part = int(np.searchsorted(self._starts, row, side="right")) - 1
+            return self.parts[part][row - self._starts[part]]
+        return self._view(self.rows[key])
+
+    def _view(self, rows):
+        view = object.__new__(LazyImages)
+        view.parts, view._starts = self.parts, self._starts
+        view.rows = np.asarray(rows, dtype=np.intp)
+        return view
+
+    def _read(self, part, local):
+        """Rows ``local`` (sorted) of ``self.parts[part]``: one slice when they are contiguous."""
+        array = self.parts[part]
+        if len(local) and local[-1] - local[0] == len(local) - 1:
+            return array[local[0] : local[-1] + 1]
+        return array[local]
 
     def __array__(self, dtype=None, copy=None):
         rows = self.rows
-        if len(rows) and np.all(np.diff(rows) == 1):
-            out = self.array[rows[0] : rows[-1] + 1]  # a contiguous block: one slice
-        else:
-            order = np.argsort(rows, kind="stable")  # read in file order, then restore
-            out = np.empty((len(rows), *self.array.shape[1:]), dtype=self.array.dtype)
-            out[order] = self.array[rows[order]]
-        out = np.asarray(out)
-        return out if dtype is None else out.astype(dtype, copy=False)
+        if len(rows) and np.all(np.diff(rows) == 1):  # a contiguous block
+            first, last = rows[0], rows[-1]
+            part = int(np.searchsorted(self._starts, first, side="right")) - 1
+            if last < self._starts[part + 1]:  # inside one array: one slice of it, no copy
+                out = self.parts[part][first - self._starts[part] : last - self._starts[part] + 1]
+                out = np.asarray(out)
+                return out if dtype is None else out.astype(dtype, copy=False)
+        order = np.argsort(rows, kind="stable")  # read in file order, then restore
+        ordered = rows[order]
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype if dtype is None else dtype)
+        bounds = np.searchsorted(ordered, self._starts)
+        for part in range(len(self.parts)):
+            lo, hi = bounds[part], bounds[part + 1]
+            if lo < hi:
+                out[order[lo:hi]] = self._read(part, ordered[lo:hi] - self._starts[part])
+        return out
 
     def __reduce__(self):
-        # a whole memory-mapped file (the loader's cache) travels as its path: pickling the view
-        # for another process (a Dask worker, say) copies no image, as long as it sees the file
-        array = self.array
-        if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
-            return (_reopen, (array.filename, self.rows))
+        # whole memory-mapped files (the loader's cache) travel as their paths: pickling the view
+        # for another process (a Dask worker, say) copies no image, as long as it sees the files
+        names = [_whole_file(part) for part in self.parts]
+        if all(names):
+            if len(names) == 1:
+                return (_reopen, (names[0], self.rows))
+            return (_reopen_parts, (names, self.rows))
         return (LazyImages, (np.asarray(self),))  # in memory: just the rows of this view
 
     def __repr__(self):
-        return f"LazyImages(shape={self.shape}, dtype={self.dtype})"
+        joined = f", {len(self.parts)} arrays" if len(self.parts) > 1 else ""
+        return f"LazyImages(shape={self.shape}, dtype={self.dtype}{joined})"
