@@ -12,7 +12,9 @@ from .datasets import CHANNELS, CLASS_NAMES  # noqa: E402
 
 # public name -> module that defines it (imported lazily, PEP 562)
 _LAZY = {
+    "HPAClassifier": ".classifier",
     "HPAVGG16Classifier": ".classifier",
+    "TrainingInterrupted": "._training",
     "ChannelSelector": ".preprocessing",
     "ImageAugmenter": ".preprocessing",
     "MultilabelThresholdTuner": ".thresholds",

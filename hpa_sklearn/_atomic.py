@@ -78,6 +78,7 @@ def atomic_path(path, *, durable=True):
     exception (``KeyboardInterrupt`` included) it is removed and ``path`` is left as it was.
     """
     path = Path(path)
+    sweep_temporaries(path.parent, name=path.name)  # what a killed earlier write left
     tmp = temporary_path(path)
     try:
         yield tmp
@@ -172,6 +173,7 @@ def atomic_folder(path, *, replaceable=None):
     """
     path = Path(path)
     recover_folder(path)
+    sweep_temporaries(path.parent, name=path.name)  # what a killed earlier save left
     if path.exists():
         if not path.is_dir():
             raise FileExistsError(f"{path} exists and is not a folder; choose another path.")
@@ -223,8 +225,9 @@ def _alive(pid):
     return True
 
 
-def sweep_temporaries(folder):
-    """Remove the temporary files and folders in ``folder`` left by dead processes of this host.
+def sweep_temporaries(folder, *, name=None):
+    """Remove the temporary files and folders in ``folder`` left by dead processes of this host
+    (only those of the file or folder ``name``, when given).
 
     Returns the paths removed. Temporaries of live processes, and of other hosts (a folder shared
     over the network), are left alone.
@@ -237,7 +240,8 @@ def sweep_temporaries(folder):
         return removed
     for entry in entries:
         match = _TEMP.match(entry.name)
-        if match and match["host"] == _HOST and not _alive(int(match["pid"])):
+        if (match and match["host"] == _HOST and (name is None or match["name"] == name)
+                and not _alive(int(match["pid"]))):
             path = Path(entry.path)
             with contextlib.suppress(OSError):  # e.g. another user's file in a shared /tmp
                 _remove(path)
@@ -261,3 +265,11 @@ def check_writable(folder, *, what="output folder"):
             "can write to, or fix its permissions."
         ) from None
     return folder
+
+
+def save_figure(fig, path, **kwargs):
+    """``fig.savefig(path, **kwargs)`` through a temporary file (the format from the suffix)."""
+    path = Path(path)
+    with atomic_path(path, durable=False) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
+    return path

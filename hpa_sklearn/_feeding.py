@@ -6,9 +6,40 @@ copy at one batch: images stay uint8 until the network casts them on the device.
 """
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
+
+
+# test-time augmentation views: (quarter turns, mirror left-right), applied to (n, h, w, c) batches
+_TTA = {
+    None: ((0, False),),
+    "flips": ((0, False), (0, True), (2, True), (2, False)),  # as is, left-right, up-down, both
+    "dihedral": tuple((k, mirror) for k in range(4) for mirror in (False, True)),
+}
+
+
+def tta_transforms(tta, image_size):
+    """The views of ``tta`` (None, "flips", "dihedral") for images of ``(height, width)``."""
+    if tta not in _TTA:
+        raise ValueError(f"tta must be None, 'flips' or 'dihedral'; got {tta!r}.")
+    if tta == "dihedral" and image_size[0] != image_size[1]:
+        raise ValueError(
+            f"tta='dihedral' turns images by 90 degrees, which needs square images; these are "
+            f"{image_size[0]}x{image_size[1]} px. Use tta='flips'."
+        )
+    return _TTA[tta]
+
+
+def _view(batch, transform):
+    turns, mirror = transform
+    if turns:
+        batch = np.rot90(batch, turns, axes=(1, 2))
+    if mirror:
+        batch = batch[:, :, ::-1]
+    return np.ascontiguousarray(batch)
 
 
 class ImageBatches(keras.utils.PyDataset):
@@ -19,6 +50,8 @@ class ImageBatches(keras.utils.PyDataset):
     end of an epoch. Rows inside a batch are read in file order (sorted indices), which keeps
     reads from a memmap sequential.
 
+    ``transform`` ``(quarter turns, mirror)`` gives a test-time augmentation view of every batch.
+
     ``multiple`` > 1 (data-parallel training on that many devices) makes every batch divisible by
     it: in training the last, partial batch drops its remainder (other samples each epoch, since
     the order is redrawn); in prediction it is padded by repeating its last image, and the caller
@@ -26,8 +59,9 @@ class ImageBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, X, Y=None, sample_weight=None, *, indices=None, batch_size=64,
-                 shuffle=False, seed=None, workers=1, multiple=1):
+                 shuffle=False, seed=None, workers=1, multiple=1, transform=(0, False)):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
+        self.transform = tuple(transform)
         self.X = X
         self.Y = Y
         self.sample_weight = sample_weight
@@ -67,6 +101,8 @@ class ImageBatches(keras.utils.PyDataset):
         else:
             rows = slice(rows[0], rows[-1] + 1)  # contiguous: a plain slice, no fancy indexing
         x = self._images(rows)
+        if self.transform != (0, False):
+            x = _view(x, self.transform)
         if self.Y is None:
             short = -len(x) % self.multiple
             if short:
@@ -87,35 +123,50 @@ class TrainingBatches(ImageBatches):
 
     Batch ``b`` of epoch ``e`` holds the rows ``order(e)[b * batch_size : (b + 1) *
     batch_size]`` (read in file order), where ``order(e)`` is a permutation of ``indices`` drawn
-    from ``(seed, e)``: a pure function of its position, whatever Keras prefetches and whenever
-    it signals the end of an epoch. Fit it with ``steps_per_epoch=batches_per_epoch`` (or the
-    remaining batches of a resumed epoch, ``start_batch``): a resumed fit then reads exactly the
-    batches an uninterrupted one would.
+    from ``(seed, e)``: a pure function of its position in the sequence. Fit it with
+    ``steps_per_epoch=batches_per_epoch`` (or the remaining batches of a resumed epoch,
+    ``start_batch``) so that Keras reads the sequence once from start to end; a resumed fit then
+    reads exactly the batches an uninterrupted one would, whatever Keras prefetches and whenever
+    it signals the end of an epoch.
+
+    Keras' own worker threads restart their batch index at every epoch, so they are not used:
+    ``workers - 1`` threads of this class read the next batches ahead instead.
     """
 
     def __init__(self, X, Y, sample_weight=None, *, indices, batch_size, seed, start_epoch=0,
                  start_batch=0, end_epoch, workers=1, multiple=1):
         super().__init__(X, Y, sample_weight, indices=indices, batch_size=batch_size,
-                         shuffle=False, workers=workers, multiple=multiple)
+                         shuffle=False, workers=1, multiple=multiple)
         self.seed = int(seed)
+        self.read_ahead = max(0, int(workers) - 1)
         usable = len(self.indices) - len(self.indices) % self.batch_size % self.multiple
         self.n_used = usable
         self.batches_per_epoch = math.ceil(usable / self.batch_size)
         self.start = start_epoch * self.batches_per_epoch + start_batch
         self.stop = end_epoch * self.batches_per_epoch
         self._epoch_order = (None, None)
+        self._pool = None
+        self._pending = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def count_batches(n_rows, batch_size, multiple=1):
+        """Batches in an epoch of ``n_rows`` (the data-parallel remainder dropped)."""
+        usable = n_rows - n_rows % batch_size % multiple
+        return math.ceil(usable / batch_size)
 
     def order(self, epoch):
         """The row order of ``epoch`` (the remainder dropped for data-parallel training)."""
-        if self._epoch_order[0] != epoch:
+        cached = self._epoch_order
+        if cached[0] != epoch:
             permutation = np.random.default_rng([self.seed, epoch]).permutation(self.indices)
-            self._epoch_order = (epoch, permutation[: self.n_used])
-        return self._epoch_order[1]
+            cached = self._epoch_order = (epoch, permutation[: self.n_used])
+        return cached[1]
 
     def __len__(self):
         return max(0, self.stop - self.start)
 
-    def __getitem__(self, i):
+    def _batch(self, i):
         epoch, batch = divmod(self.start + i, self.batches_per_epoch)
         rows = np.sort(self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size])
         x = self._images(rows)
@@ -124,5 +175,30 @@ class TrainingBatches(ImageBatches):
             return x, y
         return x, y, np.asarray(self.sample_weight[rows], dtype=np.float32)
 
+    def __getitem__(self, i):
+        if not self.read_ahead:
+            return self._batch(i)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.read_ahead,
+                                                thread_name_prefix="hpa-sklearn-read-ahead")
+            future = self._pending.pop(i, None)
+            for j in range(i + 1, min(i + 1 + self.read_ahead, len(self))):
+                if j not in self._pending:
+                    self._pending[j] = self._pool.submit(self._batch, j)
+            for j in [j for j in self._pending if j < i]:
+                self._pending.pop(j).cancel()
+        return future.result() if future is not None else self._batch(i)
+
     def on_epoch_end(self):
         pass  # the order is a function of the position, not of Keras' epoch signals
+
+    def close(self):
+        """Stop the read-ahead threads."""
+        with self._lock:
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None

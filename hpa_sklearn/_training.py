@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
+from ._schedules import PLATEAU_FACTOR, PLATEAU_PATIENCE
+
 TRAINING_FILE = "training.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
 _FORMAT = 1
@@ -76,8 +78,8 @@ class StopRequest:
 def stop_on_signals():
     """Within the block, SIGINT and SIGTERM request a stop instead of ending the process.
 
-    Only in the main thread, and only for signals whose handler is Python's default (a handler
-    the application installed is left alone). A second SIGINT raises ``KeyboardInterrupt`` at
+    Only in the main thread, and only for signals whose handler is Python's default or marked
+    ``replaceable_by_training`` (any other handler the application installed is left alone). A second SIGINT raises ``KeyboardInterrupt`` at
     once, for a user who does not want to wait for the batch in progress. Yields the
     :class:`StopRequest`.
     """
@@ -92,7 +94,8 @@ def stop_on_signals():
 
         defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
         for signum, default in defaults.items():
-            if signal.getsignal(signum) is default:
+            current = signal.getsignal(signum)
+            if current is default or getattr(current, "replaceable_by_training", False):
                 previous[signum] = signal.signal(signum, handler)
     try:
         yield request
@@ -115,6 +118,9 @@ class TrainingState:
     wait: int = 0  # ... and epochs since
     stopped_early: bool = False
     history: dict = field(default_factory=dict)
+    learning_rate: float = None  # lr_schedule="plateau": the current rate (Keras does not save it)
+    lr_best: float = float("inf")  # ... the best monitored loss so far
+    lr_wait: int = 0  # ... and epochs since
 
     def to_json(self):
         return {"format": _FORMAT, **asdict(self)}
@@ -128,11 +134,14 @@ class TrainingState:
             state = cls(**fields)
         except TypeError as exc:
             raise ValueError(f"{where}: {exc}.") from None
-        numbers = ("seed", "epochs_done", "batches_done", "best_epoch", "wait")
+        numbers = ("seed", "epochs_done", "batches_done", "best_epoch", "wait", "lr_wait")
         if not all(isinstance(getattr(state, k), int) and getattr(state, k) >= 0 for k in numbers):
             raise ValueError(f"{where}: {', '.join(numbers)} must be integers >= 0.")
         if not isinstance(state.history, dict) or not isinstance(state.partial_logs, dict):
             raise ValueError(f"{where}: history and partial_logs must be objects.")
+        if state.learning_rate is not None and not (
+                isinstance(state.learning_rate, (int, float)) and state.learning_rate > 0):
+            raise ValueError(f"{where}: learning_rate must be null or a positive number.")
         return state
 
 
@@ -183,18 +192,21 @@ class TrainingMonitor(keras.callbacks.Callback):
     ----------
     state : TrainingState
     request : StopRequest
-    save : callable(state) -> path or None
+    save : callable(state, best_weights) -> path, with attribute ``folder``; or None
         Writes a checkpoint of the model and ``state`` (None: no checkpoints).
     early_stopping : bool
     patience : int
     best_weights : list of arrays or None
         The weights of the best epoch so far (early stopping), from a checkpoint.
+    plateau_floor : float or None
+        With a learning rate that halves on plateaus (``state.learning_rate`` set), the lowest
+        rate it may reach.
     first_epoch_offset : int
         Batches of the first epoch trained before this fit call (a resumed partial epoch).
     """
 
     def __init__(self, state, *, request, save, early_stopping, patience, best_weights=None,
-                 first_epoch_offset=0):
+                 first_epoch_offset=0, plateau_floor=None):
         super().__init__()
         self.state = state
         self.request = request
@@ -203,6 +215,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.patience = patience
         self.offset = first_epoch_offset
         self.best_weights = best_weights
+        self.plateau_floor = plateau_floor
         self._batches = 0
         self._logs = {}
 
@@ -215,8 +228,8 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.request.signum is not None:
             self.interrupt()
 
-    def interrupt(self):
-        """Checkpoint the partial epoch and raise :class:`TrainingInterrupted`."""
+    def interrupt(self, save=True):
+        """Checkpoint the partial epoch (unless just done) and raise :class:`TrainingInterrupted`."""
         state = self.state
         done = self.offset + self._batches
         if self._batches:
@@ -225,12 +238,28 @@ class TrainingMonitor(keras.callbacks.Callback):
                                              self._batches) if before else self._floats(self._logs)
             state.batches_done = done
         state.seed_states = seed_generator_states(self.model)
-        path = self.save(state, self.best_weights) if self.save else None
+        path = None
+        if self.save:
+            path = self.save(state, self.best_weights) if save else self.save.folder
         raise TrainingInterrupted(self.request.signum, path, state.epochs_done, state.batches_done)
 
     @staticmethod
     def _floats(logs):
         return {k: float(v) for k, v in logs.items()}
+
+    def _plateau(self, value):
+        """Halve the learning rate after PLATEAU_PATIENCE epochs without a better ``value``."""
+        state = self.state
+        if value is None:
+            return
+        if value < state.lr_best:
+            state.lr_best, state.lr_wait = float(value), 0
+            return
+        state.lr_wait += 1
+        if state.lr_wait >= PLATEAU_PATIENCE:
+            state.learning_rate = max(state.learning_rate * PLATEAU_FACTOR, self.plateau_floor)
+            state.lr_wait = 0
+            self.model.optimizer.learning_rate = state.learning_rate
 
     def on_epoch_end(self, epoch, logs=None):
         state = self.state
@@ -252,9 +281,11 @@ class TrainingMonitor(keras.callbacks.Callback):
                 if state.wait >= self.patience:
                     state.stopped_early = True
                     self.model.stop_training = True
+        if self.plateau_floor is not None and state.learning_rate is not None:
+            self._plateau(logs.get("val_loss", logs.get("loss")))
         state.seed_states = seed_generator_states(self.model)
         if self.save:
             self.save(state, self.best_weights)
         if self.request.signum is not None and not state.stopped_early:
             self._batches = 0
-            self.interrupt()
+            self.interrupt(save=False)

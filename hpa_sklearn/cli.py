@@ -67,17 +67,49 @@ def _load(args, *, labels, image_size, channels, image_dir=None):
 
 
 # ----------------------------------------------------------------------------- model folders
+_META_TYPES = {"format": int, "class_names": list, "image_size": int, "channels": list}
+_META_OPTIONAL = {"training": dict, "thresholds": str, "oof_macro_f1": float, "epochs_done": int,
+                  "interrupted": bool, "interrupted_by": str, "best_epoch": int,
+                  "thresholds_pending": bool}
+
+
 def _save_model_dir(folder, classifier, meta):
-    folder = Path(folder)
-    classifier.save(folder)
+    """Write the model folder in one atomic step: the classifier and ``hpa_model.json``."""
     meta = {"format": _MODEL_FORMAT, "class_names": list(CLASS_NAMES), **meta}
-    tmp = folder / f".{MODEL_FILE}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, folder / MODEL_FILE)
+    classifier.save(folder, extra_json={MODEL_FILE: meta})
+
+
+def _check_meta(meta, meta_path):
+    """Refuse an ``hpa_model.json`` with a missing, unknown or ill-typed key (naming it)."""
+    def damaged(key, what):
+        return CommandError(f"{meta_path}: {key}: {what}; the model folder is damaged. Train it "
+                            "again or restore the folder.")
+
+    if not isinstance(meta, dict):
+        raise damaged("(top level)", "expected a JSON object")
+    for key, kind in _META_TYPES.items():
+        if key not in meta:
+            raise damaged(key, "missing")
+    for key, value in meta.items():
+        kind = _META_TYPES.get(key) or _META_OPTIONAL.get(key)
+        if kind is None:
+            raise damaged(key, "unknown key")
+        ok = isinstance(value, (int, float) if kind is float else kind) and not (
+            isinstance(value, bool) and kind is not bool)
+        if not ok:
+            raise damaged(key, f"{value!r} is not of type {kind.__name__}")
+    if meta["format"] != _MODEL_FORMAT:
+        raise damaged("format", f"{meta['format']} is not {_MODEL_FORMAT}")
+    if meta["image_size"] < 32:
+        raise damaged("image_size", f"{meta['image_size']} is below 32")
+    channels = meta["channels"]
+    if not channels or any(c not in CHANNELS for c in channels) or len(set(channels)) != len(
+            channels):
+        raise damaged("channels", f"{channels!r} are not distinct names among {CHANNELS}")
 
 
 def _load_model_dir(folder, *, channels=None, image_size=None):
-    """Load a model folder; refuse one that is not ours or does not match the requested data."""
+    """Load a model folder; refuse one that is not ours, is damaged, or does not match the data."""
     from .classifier import HPAVGG16Classifier
 
     folder = Path(folder)
@@ -88,18 +120,23 @@ def _load_model_dir(folder, *, channels=None, image_size=None):
             "'hpa-sklearn train --out DIR'."
         )
     try:
-        meta = json.loads(meta_path.read_text())
-    except ValueError as exc:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"{meta_path} is damaged: {exc}") from None
-    if meta.get("format") != _MODEL_FORMAT:
-        raise CommandError(f"{meta_path} has format {meta.get('format')}; expected {_MODEL_FORMAT}.")
-    classifier = HPAVGG16Classifier.load(folder)
+    _check_meta(meta, meta_path)
+    try:
+        classifier = HPAVGG16Classifier.load(folder)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     model_channels = tuple(meta["channels"])
-    if classifier.n_outputs_ != N_CLASSES or len(meta.get("class_names", [])) != N_CLASSES:
+    if classifier.n_outputs_ != N_CLASSES or len(meta["class_names"]) != N_CLASSES:
         raise CommandError(
             f"the model in {folder} predicts {classifier.n_outputs_} classes; the HPA data has "
             f"{N_CLASSES}. Train a model on this data."
         )
+    if tuple(classifier.channels_) != model_channels:
+        raise CommandError(f"{meta_path}: channels {list(model_channels)} differ from the "
+                           f"network's {list(classifier.channels_)}; the folder is damaged.")
     if channels is not None and tuple(channels) != model_channels:
         raise CommandError(
             f"the model in {folder} was trained on channels {','.join(model_channels)}, not "
@@ -113,35 +150,48 @@ def _load_model_dir(folder, *, channels=None, image_size=None):
     return classifier, meta
 
 
+def _check_output(path, *, folder, what):
+    """Fail before any expensive step when the output cannot be written (or would destroy
+    something that is not ours)."""
+    from ._atomic import check_writable
+
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise CommandError(f"the {what} {path} exists and is not a folder; choose another "
+                               "--out.")
+        parent = path.parent
+    else:
+        if path.is_dir():
+            raise CommandError(f"the {what} {path} is a folder; --out names the file to write.")
+        parent = path.parent
+    try:
+        check_writable(parent, what=f"folder of the {what}")
+    except PermissionError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _check_model_out(folder):
+    from .classifier import HPAVGG16Classifier  # noqa: F401  (the folder rule lives there)
+
+    folder = Path(folder)
+    _check_output(folder, folder=True, what="model folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MODEL_FILE).is_file():
+        raise CommandError(
+            f"{folder} exists and is not a model folder of hpa-sklearn (it holds "
+            f"{', '.join(sorted(p.name for p in folder.iterdir())[:4])}); it would be replaced "
+            "whole. Choose a new or empty --out."
+        )
+
+
 # ----------------------------------------------------------------------------- training
-def _best_weights_callback():
-    """A Keras callback that keeps the weights of the best epoch so far (by validation loss when
-    there is one, else training loss), so that an interrupted run can save them."""
-    import keras
-
-    class KeepBest(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.best = np.inf
-            self.best_epoch = None
-            self.weights = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            value = logs.get("val_loss", logs.get("loss"))
-            if value is not None and value < self.best:
-                self.best, self.best_epoch = value, epoch + 1
-                self.weights = self.model.get_weights()
-
-    return KeepBest()
-
-
-def _make_classifier(args, callbacks=()):
+def _make_classifier(args, *, checkpoint_dir=None):
     from .classifier import HPAVGG16Classifier
     from .preprocessing import ImageAugmenter
 
     return HPAVGG16Classifier(
         weights=args.weights,
+        input_size=args.input_size,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -153,61 +203,42 @@ def _make_classifier(args, callbacks=()):
         early_stopping=args.early_stopping,
         channels=args.channels,
         at_least_one_label=True,
-        callbacks=list(callbacks) or None,
+        checkpoint_dir=checkpoint_dir,
         random_state=args.seed,
         verbose=_keras_verbose(),
     )
 
 
-def _interrupted(classifier, keeper, folder, meta, resume_hint):
-    """Save what an interrupted training reached and say how to go on."""
-    if keeper.weights is None:
-        raise CommandError("interrupted before the first epoch ended; nothing was saved.")
-    classifier.model_.set_weights(keeper.weights)
-    meta = {**meta, "interrupted": True, "best_epoch": keeper.best_epoch}
-    _save_model_dir(folder, classifier, meta)
-    _say(
-        f"\nInterrupted. The best weights so far (epoch {keeper.best_epoch}, loss "
-        f"{keeper.best:.4f}) are saved in {folder}.\nResume with:\n  {resume_hint}"
-    )
-    return 130
+def _resume_command(args, checkpoints):
+    """The command that continues this run: the same command line, with the cache and
+    checkpoint folders spelled out (so that it finds them whatever the environment says)."""
+    import shlex
+
+    from .datasets._cache import default_cache_dir
+
+    argv = list(args.argv)
+    if args.cache_dir is None:
+        argv += ["--cache-dir", str(default_cache_dir())]
+    if args.checkpoint_dir is None:
+        argv += ["--checkpoint-dir", str(checkpoints)]
+    return "hpa-sklearn " + shlex.join(argv)
 
 
 def _cmd_train(args):
+    from ._training import TrainingInterrupted
     from .model_selection import MultilabelStratifiedKFold
     from .thresholds import MultilabelThresholdTuner
 
-    channels = args.channels
-    folder = Path(args.out)
-    keeper = _best_weights_callback()
-    resume_hint = (
-        f"hpa-sklearn train --data {args.data} --labels {args.labels} --resume {folder} "
-        f"--epochs {args.epochs} --out {folder}"
-    )
-    if args.resume:
-        classifier, meta = _load_model_dir(
-            args.resume,
-            channels=channels if args.channels_given else None,
-            image_size=args.image_size if args.image_size_given else None,
+    if args.resume is not None:
+        raise CommandError(
+            "--resume is no longer needed: run the same 'hpa-sklearn train' command again and it "
+            "continues from its checkpoints (--checkpoint-dir) up to --epochs in total."
         )
-        data = _load(args, labels=args.labels, image_size=meta["image_size"],
-                     channels=tuple(meta["channels"]), image_dir=args.image_dir)
-        if data.target is None:
-            raise CommandError(f"{args.labels} has no Target column: training needs labels.")
-        classifier.set_params(callbacks=[keeper], verbose=_keras_verbose())
-        done = len(classifier.history_.get("loss", []))
-        _say(f"Resuming {args.resume} after {done} epochs, for {args.epochs} more.")
-        try:
-            for _ in range(args.epochs):
-                classifier.partial_fit(data.images, data.target)
-        except KeyboardInterrupt:
-            return _interrupted(classifier, keeper, folder, meta, resume_hint)
-        meta = {**meta, "interrupted": False, "epochs_done": len(classifier.history_["loss"])}
-        classifier.set_params(callbacks=None)
-        _save_model_dir(folder, classifier, meta)
-        _say(f"Model saved in {folder}")
-        return 0
-
+    folder = Path(args.out)
+    checkpoints = Path(args.checkpoint_dir or folder.with_name(folder.name + ".checkpoints"))
+    _check_model_out(folder)
+    _check_output(checkpoints, folder=True, what="checkpoint folder")
+    channels = args.channels
     data = _load(args, labels=args.labels, image_size=args.image_size, channels=channels,
                  image_dir=args.image_dir)
     if data.target is None:
@@ -219,30 +250,71 @@ def _cmd_train(args):
                      "n_samples": int(len(data.ids))},
         "thresholds": "0.5",
     }
-    classifier = _make_classifier(args)
+    from ._console import device_summary
+
+    _say(device_summary())
+    _say(f"Checkpoints after every epoch in {checkpoints} (an interrupted run continues from "
+         "them when the same command runs again).")
+    classifier = _make_classifier(args, checkpoint_dir=checkpoints)
+    resume = _resume_command(args, checkpoints)
+
+    def save(meta):
+        try:
+            _save_model_dir(folder, classifier, meta)
+        except OSError as exc:
+            raise CommandError(
+                f"{exc} The trained network is kept in {checkpoints}: run the same command with "
+                f"another --out and --checkpoint-dir {checkpoints} to save it without training "
+                "again."
+            ) from None
+
+    def stopped(exc, what):
+        meta.update(interrupted=True, interrupted_by=signal_name(exc.signum),
+                    epochs_done=len(classifier.history_.get("loss", [])))
+        saved = ""
+        if classifier.__sklearn_is_fitted__():
+            save(meta)
+            saved = f" The model reached so far is saved in {folder} (it loads and predicts)."
+        _say(f"\nStopped by {signal_name(exc.signum)} {what} ({exc}).{saved}\n"
+             f"Continue with:\n  {resume}")
+        return 128 + int(exc.signum)
+
+    _say(f"Training on {len(data.ids)} images for {args.epochs} epochs.")
+    try:
+        classifier.fit(data.images, data.target)
+    except TrainingInterrupted as exc:
+        return stopped(exc, "during training")
+    meta.update(interrupted=False, epochs_done=len(classifier.history_["loss"]))
     if args.tune_thresholds:
         cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed) if args.cv else 0.2
         where = f"{args.cv}-fold out-of-fold" if args.cv else "20% held-out"
-        _say(f"Tuning per-class thresholds on {where} predictions, then training on all data.")
+        meta["thresholds_pending"] = True
+        save(meta)  # the model is usable while the thresholds are tuned
+        _say(f"Model saved in {folder} (threshold 0.5). Tuning per-class thresholds on {where} "
+             "predictions.")
         tuner = MultilabelThresholdTuner(classifier, cv=cv, refit=False, at_least_one_label=True,
                                          random_state=args.seed, verbose=10)
-        tuner.fit(data.images, data.target)
-        thresholds = tuner.best_thresholds_
-        meta["thresholds"] = f"tuned ({where})"
-        meta["oof_macro_f1"] = float(tuner.best_score_)
+        try:
+            tuner.fit(data.images, data.target)
+        except TrainingInterrupted as exc:
+            return stopped(exc, "while tuning the thresholds")
+        classifier.set_params(threshold=tuner.best_thresholds_)
+        meta.update(thresholds=f"tuned ({where})", oof_macro_f1=float(tuner.best_score_),
+                    thresholds_pending=False)
         _say(f"Out-of-fold macro F1 with tuned thresholds: {tuner.best_score_:.4f}")
-        classifier.set_params(threshold=thresholds)
-    classifier.set_params(callbacks=[keeper])
-    try:
-        classifier.fit(data.images, data.target)
-    except KeyboardInterrupt:
-        return _interrupted(classifier, keeper, folder, meta, resume_hint)
-    classifier.set_params(callbacks=None)
-    meta["epochs_done"] = len(classifier.history_["loss"])
-    meta["interrupted"] = False
-    _save_model_dir(folder, classifier, meta)
+    save(meta)
     _say(f"Model saved in {folder}")
+    if not args.keep_checkpoints:
+        import shutil
+
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return 0
+
+
+def signal_name(signum):
+    import signal
+
+    return signal.Signals(signum).name
 
 
 # ----------------------------------------------------------------------------- predict / evaluate
@@ -250,6 +322,7 @@ def _cmd_predict(args):
     from .datasets import write_submission
     from .datasets._kaggle import _resolve_csv
 
+    _check_output(args.out, folder=False, what="submission file")
     classifier, meta = _load_model_dir(args.model, channels=args.channels,
                                        image_size=args.image_size)
     data = _load(args, labels=args.ids, image_size=meta["image_size"],
@@ -268,6 +341,7 @@ def _cmd_predict(args):
 def _cmd_evaluate(args):
     from .report import write_report
 
+    _check_output(args.out, folder=True, what="report folder")
     classifier, meta = _load_model_dir(args.model, channels=args.channels,
                                        image_size=args.image_size)
     data = _load(args, labels=args.labels, image_size=meta["image_size"],
@@ -299,6 +373,8 @@ def _print_summary(report):
 def _plot_search(results, params, path):
     import matplotlib
 
+    from ._atomic import save_figure
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
@@ -316,7 +392,7 @@ def _plot_search(results, params, path):
     axes[0].set_ylabel("mean CV macro F1")
     fig.suptitle("Search over the report's tuning table (each dot a candidate)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -375,7 +451,10 @@ def _cmd_search(args):
     results = pd.DataFrame(search.cv_results_)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(out / "cv_results.csv", index=False)
+    from ._atomic import atomic_path
+
+    with atomic_path(out / "cv_results.csv") as tmp:
+        results.to_csv(tmp, index=False)
     _plot_search(results, list(grid), out / "search.png")
     best = results.loc[results["rank_test_score"].idxmin()]
     _say(f"\nSearch of {len(results)} fits' candidates took {time.perf_counter() - start:.0f} s.")
@@ -410,6 +489,9 @@ def _cmd_demo(args):
     _say(f"[3/6] Split 64/16/20 (multilabel-stratified): {len(train)} train, {len(val)} "
          f"validation, {len(test)} test. Training VGG16 ({args.epochs} epochs, from scratch)")
     X, Y = data.images, data.target
+    from ._console import device_summary
+
+    _say(f"      {device_summary()}")
     classifier = HPAVGG16Classifier(
         weights=None, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, augmentation=ImageAugmenter(random_state=args.seed),
@@ -505,6 +587,9 @@ def _add_data_args(parser, *, labels=True):
 def _add_training_args(parser):
     parser.add_argument("--image-size", type=int, default=64,
                         help="image side in px, >= 32 (default: %(default)s)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="resize the images to this side inside the network (>= 32; "
+                             "default: the image size); e.g. load at 512 px, train at 128")
     parser.add_argument("--channels", type=_parse_channels, default=CHANNELS,
                         help="comma-separated channels (default: red,green,blue,yellow)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
@@ -532,6 +617,9 @@ def build_parser():
         description="Classify Human Protein Atlas images (28 locations, multi-label) with a VGG16 "
                     "scikit-learn estimator: train, tune per-class thresholds, evaluate, submit.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the native start-up log lines of TensorFlow/XLA (hidden by "
+                             "default; real errors always show)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="the whole job on the embedded synthetic data",
@@ -559,9 +647,16 @@ def build_parser():
                        help="folds for out-of-fold threshold tuning (default: a 20%% hold-out)")
     train.add_argument("--tune-thresholds", action="store_true",
                        help="tune one threshold per class (macro F1) instead of 0.5")
-    train.add_argument("--resume", default=None,
-                       help="a model folder to continue training (for --epochs more epochs)")
+    train.add_argument("--resume", default=None, help=argparse.SUPPRESS)  # gone: says what to do
     train.add_argument("--out", required=True, help="model folder to write")
+    train.add_argument("--checkpoint-dir", default=None,
+                       help="where a checkpoint is written after every epoch (default: OUT "
+                            "followed by .checkpoints); running the same command again continues "
+                            "an interrupted run from it")
+    train.add_argument("--keep-checkpoints", action="store_true",
+                       help="keep the checkpoint folder after a successful run (default: "
+                            "deleted; a kept one lets a later run with a larger --epochs "
+                            "continue instead of starting over)")
     train.set_defaults(handler=_cmd_train)
 
     predict = sub.add_parser("predict", help="write a Kaggle submission",
@@ -633,25 +728,49 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"hpa-sklearn: warning: {message}", file=sys.stderr if file is None else file)
 
 
+def _terminate(signum, frame):
+    """SIGTERM outside training (decoding, predicting, writing): stop like Ctrl-C. Training
+    replaces this handler with its own graceful stop (see hpa_sklearn._training)."""
+    raise KeyboardInterrupt
+
+
+_terminate.replaceable_by_training = True
+
+
 def main(argv=None):
     """Run ``hpa-sklearn``; returns the exit status."""
+    import signal
+
     warnings.showwarning = _show_warning  # one line per warning, without source lines
-    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing) drown the progress output; errors
-    # still show, and a user who sets TF_CPP_MIN_LOG_LEVEL keeps their own level.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    raw = sys.argv[1:] if argv is None else list(argv)
-    args.channels_given = "--channels" in raw
-    args.image_size_given = "--image-size" in raw
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    args.channels_given = "--channels" in args.argv
+    args.image_size_given = "--image-size" in args.argv
+    if not args.verbose:
+        # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing) drown the progress output;
+        # a user who sets TF_CPP_MIN_LOG_LEVEL keeps their own level
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ._console import quiet_native_logs
+
+    previous = None
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    # the filter works on file descriptor 2: only for the real command, not for main([...]) calls
+    # from Python (a test runner, a notebook), whose stderr belongs to the caller
     try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("hpa-sklearn: interrupted", file=sys.stderr)
-        return 130
-    except (CommandError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        print(f"hpa-sklearn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        with quiet_native_logs(enabled=argv is None and not args.verbose):
+            try:
+                return args.handler(args)
+            except KeyboardInterrupt:
+                print("hpa-sklearn: interrupted", file=sys.stderr)
+                return 130
+            except (CommandError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+                print(f"hpa-sklearn {args.command}: error: {exc}", file=sys.stderr)
+                return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

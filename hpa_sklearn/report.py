@@ -3,18 +3,17 @@
 holds the numbers of every figure."""
 
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_write_json, atomic_write_text, save_figure
 from ._decision import apply_thresholds
 from ._validation import check_label_matrix, check_thresholds
 from .metrics import (
     _class_names,
     bootstrap_macro_f1,
     f1_threshold_curves,
-    macro_f1,
     per_class_scores,
 )
 from .preprocessing import HPA_DISPLAY_COLOURS
@@ -149,7 +148,7 @@ def _plot_per_class_f1(data, path):
     ax.set_title("Per-class F1 (sorted; n = positives in the evaluated data)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -175,7 +174,7 @@ def _plot_f1_vs_threshold(data, names, path):
     fig.supxlabel("threshold", fontsize=8)
     fig.supylabel("F1", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -199,7 +198,7 @@ def _plot_label_frequency(data, path):
     ax.set_title("Label frequency")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -217,7 +216,7 @@ def _plot_training_curves(data, path):
         ax.set_title(label)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -243,7 +242,7 @@ def _plot_examples(images, channels, true_labels, pred_labels, ids, path):
     fig.suptitle("Examples (HPA colours: protein green, nucleus blue, microtubules red, ER yellow)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -366,6 +365,6 @@ def write_report(out_dir, Y_true, proba, threshold=0.5, *, images=None, channels
                        figures["examples"]["predicted"], ids_shown, out_dir / "examples.png")
         files.append(("examples.png", "Example images with true and predicted labels"))
     report["files"] = ["index.html", "report.json", *[name for name, _ in files]]
-    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
-    (out_dir / "index.html").write_text(_html_page(report, files, title))
+    atomic_write_json(out_dir / "report.json", report, indent=1)
+    atomic_write_text(out_dir / "index.html", _html_page(report, files, title))
     return report

@@ -51,3 +51,31 @@ def _release_keras_graphs():
 
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
+
+
+@pytest.fixture
+def tmpfs():
+    """``mount(folder, size)``: a tmpfs of ``size`` (e.g. "2m") mounted at ``folder`` for the
+    test (unmounted after it); skips the test where this machine does not allow mounting."""
+    import shutil
+    import subprocess
+
+    mounted = []
+
+    def mount(folder, size, *, read_only=False):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if shutil.which("mount") is None:
+            pytest.skip("no 'mount' command on this machine")
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): "
+                        f"{done.stderr.strip() or done.returncode}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -54,7 +54,8 @@ def test_help_is_complete(capsys):
         cli.main(["train", "--help"])
     text = capsys.readouterr().out
     for option in ("--data", "--labels", "--image-size", "--channels", "--epochs", "--cv",
-                   "--tune-thresholds", "--resume", "--out"):
+                   "--tune-thresholds", "--checkpoint-dir", "--keep-checkpoints", "--input-size",
+                   "--out"):
         assert option in text
 
 
@@ -111,39 +112,6 @@ def test_evaluate_report_equals_library_figures(model, folder, tmp_path, capsys)
     assert report["figures"]["training_curves"]["loss"] == classifier.history_["loss"]
     html = (tmp_path / "report" / "index.html").read_text()
     assert "per_class_f1.png" in html and "Nucleoplasm" in html
-
-
-def test_interrupted_training_keeps_best_weights_and_resumes(folder, tmp_path, capsys,
-                                                             monkeypatch):
-    make_keeper = cli._best_weights_callback
-
-    def interrupting_keeper():
-        keeper = make_keeper()
-        original = keeper.on_epoch_end
-
-        def on_epoch_end(epoch, logs=None):
-            original(epoch, logs)
-            if epoch == 1:  # Ctrl-C during the third epoch
-                raise KeyboardInterrupt
-
-        keeper.on_epoch_end = on_epoch_end
-        return keeper
-
-    monkeypatch.setattr(cli, "_best_weights_callback", interrupting_keeper)
-    out = tmp_path / "m"
-    argv = ["train", "--data", folder, *TRAIN, "--epochs", "5", "--cache-dir", tmp_path / "c",
-            "--out", out]
-    status, stdout, _ = _run(capsys, *argv)
-    assert status == 130
-    assert "best weights so far" in stdout and "--resume" in stdout
-    meta = json.loads((out / cli.MODEL_FILE).read_text())
-    assert meta["interrupted"] and meta["best_epoch"] in (1, 2)
-    monkeypatch.setattr(cli, "_best_weights_callback", make_keeper)
-    status, stdout, _ = _run(capsys, "train", "--data", folder, "--resume", out, "--epochs", "1",
-                             "--cache-dir", tmp_path / "c", "--n-jobs", "1", "--out", out)
-    assert status == 0
-    meta = json.loads((out / cli.MODEL_FILE).read_text())
-    assert not meta["interrupted"] and meta["epochs_done"] >= 2
 
 
 @pytest.mark.slow
