@@ -18,7 +18,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPTS = ("bench_memory", "bench_speed", "bench_loader", "bench_search_cost", "bench_macro_f1",
-           "bench_thresholds", "bench_search_memory")
+           "bench_thresholds", "bench_search_memory", "bench_threshold_strategies")
 TIMEOUT_S = 600
 
 pytestmark = pytest.mark.slow
@@ -146,3 +146,24 @@ def test_bench_search_memory(quick_runs):
     assert isolated["peak_worker_rss_mib"] > 0
     assert result["same_scores_in_every_mode"]
     assert set(result["in_process_rss_after_fit_mib"]) == {"1", "2"}
+
+def test_bench_threshold_strategies(quick_runs):
+    result = _result(quick_runs, "bench_threshold_strategies")
+    _has_run_metadata(result)
+    _, out, _ = quick_runs["bench_threshold_strategies"]
+    assert (out / "bench_threshold_strategies.png").stat().st_size > 0
+    names = set(result["settings"]["strategies"])
+    assert {"0.5 (untuned)", "f1 (plain)", "bootstrap", "min_positives=5",
+            "prior_strength=5"} <= names
+    setting = result["results"][0]
+    assert setting["runs"] == 2 and setting["best_test_macro_f1"] in names
+    for row in setting["summary"]:
+        assert row["strategy"] in names
+        for part in ("tune", "test"):
+            for key in ("macro_f1", "micro_f1", "macro_f1_at_least_one"):
+                assert 0.0 <= row[f"{part}_{key}"] <= 1.0, (part, key)
+            assert row[f"{part}_labels_per_image"] >= 0
+        assert len(row["per_class_tune_f1"]) == len(row["per_class_test_f1"]) == 28
+        assert row["gap_macro_f1"] == pytest.approx(row["tune_macro_f1"] - row["test_macro_f1"])
+    plain = next(r for r in setting["summary"] if r["strategy"] == "f1 (plain)")
+    assert plain["test_macro_f1_minus_plain"] == 0.0

@@ -439,3 +439,179 @@ def test_tuned_is_not_worse_on_hpa_like_images():
         warnings.simplefilter("ignore", UserWarning)  # rare-class fold warnings
         tuned, fixed = _heldout_macro_f1(estimator, X_train, Y_train, X_test, Y_test)
     assert tuned >= fixed
+
+
+# ------------------------------------------------------- strategies that hold on new data
+
+
+def _few_positives_problem():
+    """120 rows, 3 labels: label 0 common, label 1 with exactly 2 positives, label 2 with 3."""
+    Y, P = _known_problem(seed=3, n=120)
+    Y = Y[:, :3].copy()
+    P = P[:, :3].copy()
+    rng = np.random.RandomState(7)
+    P[:, 1:] = np.round(rng.uniform(0.0, 0.45, size=(120, 2)), 3)  # rare: below 0.5
+    Y[:, 1:] = 0
+    Y[[4, 50], 1] = 1
+    P[[4, 50], 1] = [0.43, 0.31]
+    Y[[7, 8, 90], 2] = 1
+    P[[7, 8, 90], 2] = [0.44, 0.41, 0.2]
+    return Y, P
+
+
+def _plain(P, Y, **params):
+    return MultilabelThresholdTuner(_Lookup(P), cv=KFold(3), thresholds="exact", **params).fit(
+        _ids(len(Y)), Y
+    )
+
+
+def test_min_positives_keeps_the_default_for_a_class_with_fewer_positives():
+    Y, P = _few_positives_problem()
+    plain = _plain(P, Y)
+    assert plain.best_thresholds_[1] != 0.5 and plain.best_thresholds_[2] != 0.5
+    gated = _plain(P, Y, min_positives=3, default_threshold=0.5)
+    # 2 positives < 3: default; 3 positives and the common class: tuned as before
+    assert gated.best_thresholds_[1] == 0.5
+    np.testing.assert_array_equal(gated.best_thresholds_[[0, 2]], plain.best_thresholds_[[0, 2]])
+    assert _plain(P, Y, min_positives=4, default_threshold=0.7).best_thresholds_[2] == 0.7
+    np.testing.assert_array_equal(_plain(P, Y, min_positives=1).best_thresholds_,
+                                  plain.best_thresholds_)
+    expected = f1_score(Y, apply_thresholds(P, gated.best_thresholds_), average="macro",
+                        zero_division=0)
+    assert gated.best_score_ == pytest.approx(expected)
+    assert gated.best_score_ <= plain.best_score_  # the plain thresholds are the optimum
+
+
+def test_prior_strength_shrinks_toward_the_default_by_the_number_of_positives():
+    Y, P = _few_positives_problem()
+    plain = _plain(P, Y)
+    shrunk = _plain(P, Y, prior_strength=4.0, default_threshold=0.6)
+    n = Y.sum(axis=0)
+    expected = (n * plain.best_thresholds_ + 4.0 * 0.6) / (n + 4.0)
+    np.testing.assert_allclose(shrunk.best_thresholds_, expected, rtol=0, atol=1e-15)
+    # the class with 2 positives moves 4/6 of the way, the common one 4/(n+4)
+    moved = np.abs(shrunk.best_thresholds_ - plain.best_thresholds_) / np.abs(
+        0.6 - plain.best_thresholds_)
+    np.testing.assert_allclose(moved, 4.0 / (n + 4.0))
+    np.testing.assert_array_equal(_plain(P, Y, prior_strength=0.0).best_thresholds_,
+                                  plain.best_thresholds_)
+
+
+def _hand_bootstrap(Y, P, n_bootstrap, seed, pick, default=0.5):
+    """Each resample's threshold by the plain rule, from the same draws, then their mean."""
+    rng = np.random.RandomState(seed)
+    chosen = []
+    for _ in range(n_bootstrap):
+        rows = rng.randint(0, len(Y), size=len(Y))
+        y, p = Y[rows], P[rows]
+        chosen.append([pick(y[:, j], p[:, j]) if y[:, j].any() else default
+                       for j in range(Y.shape[1])])
+    return np.array(chosen)
+
+
+def _first_best(candidates):
+    """The smallest candidate with the highest F1 = 2 TP / (positives + predicted)."""
+    def pick(y, p):
+        c = np.sort(candidates(p))
+        predicted = p[None, :] >= c[:, None]
+        f1 = 2 * (predicted & (y[None, :] == 1)).sum(axis=1) / (y.sum() + predicted.sum(axis=1))
+        return c[int(np.argmax(f1))]
+    return pick
+
+
+BOOTSTRAP_RULES = {
+    "exact": ({"thresholds": "exact"}, _first_best(np.unique)),
+    "int": ({"thresholds": 7}, _first_best(lambda p: np.linspace(p.min(), p.max(), 7))),
+    "array": ({"thresholds": [0.8, 0.2, 0.5, 0.35]},
+              _first_best(lambda p: np.array([0.2, 0.35, 0.5, 0.8]))),
+    "label_frequency": ({"scoring": "label_frequency"},
+                        lambda y, p: np.sort(p)[::-1][y.sum() - 1]),
+}
+
+
+@pytest.mark.parametrize("rule", BOOTSTRAP_RULES)
+def test_bootstrap_thresholds_equal_a_hand_computation(rule):
+    params, pick = BOOTSTRAP_RULES[rule]
+    rng = np.random.RandomState(4)
+    Y = rng.binomial(1, [0.5, 0.25, 0.1], size=(16, 3))
+    Y[[0, 1], 2] = [1, 0]  # label 2: few positives, often none in a resample
+    P = np.round(np.clip(Y * 0.3 + rng.rand(16, 3) * 0.7, 0, 1), 2)
+    tuner = MultilabelThresholdTuner(_Lookup(P), cv=KFold(2), n_bootstrap=25, random_state=11,
+                                     store_cv_results=True, **params).fit(_ids(16), Y)
+    hand = _hand_bootstrap(Y, P, 25, 11, pick)
+    np.testing.assert_allclose(tuner.cv_results_["bootstrap_thresholds"], hand, rtol=0,
+                               atol=1e-15)
+    np.testing.assert_allclose(tuner.best_thresholds_, hand.mean(axis=0), rtol=0, atol=1e-15)
+    assert (hand[:, 2] == 0.5).any()  # resamples without a positive contribute the default
+    np.testing.assert_array_equal(tuner.cv_results_["n_positives"], Y.sum(axis=0))
+
+
+def test_bootstrap_on_a_tiny_example():
+    # 4 rows, 2 resamples drawn with seed 0: rows [0, 3, 1, 0] and [3, 3, 3, 3]
+    assert np.random.RandomState(0).randint(0, 4, size=(2, 4)).tolist() == [[0, 3, 1, 0],
+                                                                           [3, 3, 3, 3]]
+    y = np.array([[1], [0], [1], [0]])
+    p = np.array([[0.9], [0.6], [0.4], [0.2]])
+    tuner = MultilabelThresholdTuner(_Lookup(p), cv=KFold(2), thresholds="exact",
+                                     n_bootstrap=2, random_state=0).fit(_ids(4), y)
+    # resample 1 (scores 0.9, 0.2, 0.6, 0.9; positives the two 0.9s): best threshold 0.9
+    # resample 2 (row 3 four times): no positive, default 0.5; mean (0.9 + 0.5) / 2
+    assert tuner.best_thresholds_.tolist() == [pytest.approx(0.7)]
+
+
+def test_bootstrap_is_deterministic_and_composes_with_the_other_options():
+    Y, P = _few_positives_problem()
+
+    def fit(**params):
+        return MultilabelThresholdTuner(_Lookup(P), cv=KFold(3), **params).fit(_ids(len(Y)), Y)
+
+    first = fit(n_bootstrap=30, random_state=0)
+    np.testing.assert_array_equal(first.best_thresholds_,
+                                  fit(n_bootstrap=30, random_state=0).best_thresholds_)
+    assert not np.array_equal(first.best_thresholds_,
+                              fit(n_bootstrap=30, random_state=1).best_thresholds_)
+    restored = pickle.loads(pickle.dumps(clone(first).fit(_ids(len(Y)), Y)))
+    np.testing.assert_array_equal(restored.best_thresholds_, first.best_thresholds_)
+    both = fit(n_bootstrap=30, random_state=0, min_positives=3, prior_strength=2.0)
+    n = Y.sum(axis=0)
+    mean = np.where(n < 3, 0.5, first.best_thresholds_)
+    np.testing.assert_allclose(both.best_thresholds_, (n * mean + 2.0 * 0.5) / (n + 2.0))
+    assert first.best_score_ <= fit().best_score_
+
+
+def test_bootstrap_of_many_rows_matches_the_loop_in_several_blocks(monkeypatch):
+    import hpa_sklearn.thresholds as module
+
+    rng = np.random.RandomState(5)
+    Y = rng.binomial(1, [0.3, 0.05, 0.01, 0.5], size=(300, 4))
+    P = np.round(rng.rand(300, 4) * 0.5 + Y * 0.3, 3)
+    monkeypatch.setattr(module, "_BOOTSTRAP_BLOCK_CELLS", 300 * 4 * 3)  # 3 replicates a block
+    tuner = MultilabelThresholdTuner(_Lookup(P), cv=KFold(2), n_bootstrap=10, random_state=2,
+                                     thresholds=20, store_cv_results=True).fit(_ids(300), Y)
+    hand = _hand_bootstrap(Y, P, 10, 2, _first_best(lambda p: np.linspace(p.min(), p.max(), 20)))
+    np.testing.assert_allclose(tuner.cv_results_["bootstrap_thresholds"], hand, rtol=0,
+                               atol=1e-15)
+
+
+def test_a_class_without_positives_still_warns_with_every_strategy():
+    Y, P = _few_positives_problem()
+    Y[:, 2] = 0
+    for params in [{"n_bootstrap": 5, "random_state": 0}, {"min_positives": 3},
+                   {"prior_strength": 3.0}]:
+        with pytest.warns(UserWarning, match=r"2 \(class 2\).*default_threshold=0.5"):
+            tuner = _plain(P, Y, **params)
+        assert tuner.best_thresholds_[2] == 0.5
+
+
+def test_invalid_strategy_parameters_name_the_parameter_and_the_value():
+    Y, P = _few_positives_problem()
+    for params, match in [
+        ({"n_bootstrap": 0}, r"'n_bootstrap' parameter .* Got 0 instead"),
+        ({"n_bootstrap": 2.5}, r"'n_bootstrap' parameter .* Got 2.5 instead"),
+        ({"min_positives": 0}, r"'min_positives' parameter .* Got 0 instead"),
+        ({"min_positives": "5"}, r"'min_positives' parameter .* Got '5' instead"),
+        ({"prior_strength": -1.0}, r"'prior_strength' parameter .* Got -1.0 instead"),
+        ({"prior_strength": np.inf}, r"'prior_strength' parameter .* Got inf instead"),
+    ]:
+        with pytest.raises((InvalidParameterError, ValueError), match=match):
+            _plain(P, Y, **params)
