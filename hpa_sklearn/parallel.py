@@ -185,8 +185,8 @@ class _TaskPickler(cloudpickle.Pickler):
 
     def reducer_override(self, obj):
         if isinstance(obj, LazyImages):
-            # the underlying array, reduced as below, and the rows: never a copy of the rows
-            return (LazyImages, (obj.array, obj.rows))
+            # the arrays underneath, each reduced as below, and the rows: never a copy of the rows
+            return (LazyImages, (list(obj.parts), obj.rows))
         if isinstance(obj, np.ndarray):
             reduced = self._reduce_array(obj)
             if reduced is not None:
@@ -348,9 +348,9 @@ class IsolatedFitsBackend(ParallelBackendBase):
             result, pid, peak_rss = future.result()
         except BrokenProcessPool as exc:
             raise RuntimeError(
-                "a worker process running fits ended abruptly (killed, perhaps for lack of "
-                "memory); fewer fits per worker (max_fits_per_worker, --fits-per-worker) or "
-                "fewer workers need less memory."
+                "a worker process running fits ended abruptly: it was killed (for lack of "
+                "memory?) or failed to start (see its messages above). Fewer fits per worker "
+                "(max_fits_per_worker, --fits-per-worker) or fewer workers need less memory."
             ) from exc
         with self._lock:
             self.task_pids_.append(pid)

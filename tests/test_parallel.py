@@ -197,7 +197,9 @@ def test_a_memmap_travels_as_its_file_not_its_bytes(tmp_path):
     images = np.random.RandomState(0).randint(0, 256, (64, 32, 32, 4)).astype(np.uint8)
     np.save(tmp_path / "images.npy", images)  # 1 MiB: the loader's cache is such a file
     X = np.load(tmp_path / "images.npy", mmap_mode="r")
-    for view in (X, X[10:40], X[5:50:3, :, 2:30], LazyImages(X), LazyImages(X)[[7, 3, 60]]):
+    both = LazyImages([X[:40], LazyImages(X)[[60, 50]], X[40:]])  # several arrays end to end
+    for view in (X, X[10:40], X[5:50:3, :, 2:30], LazyImages(X), LazyImages(X)[[7, 3, 60]],
+                 both, both[[41, 0, 65, 5]]):
         size = len(_payload(backend, view))
         assert size < 4000, (type(view), size)
         back = _roundtrip(backend, view)
