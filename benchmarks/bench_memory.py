@@ -84,7 +84,7 @@ def _measure_one(spec):
 
         def network():
             model = build_network(
-                image_shape=image_shape, n_outputs=Y.shape[1], input_dtype="float32",
+                backbone="vgg16", image_shape=image_shape, n_outputs=Y.shape[1], input_dtype="float32",
                 mean=np.full(image_shape[-1], 0.1), variance=np.full(image_shape[-1], 0.01),
                 channels=("red", "green", "blue", "yellow")[: image_shape[-1]], weights=None,
                 yellow_init="red", input_size=spec["input_size"], augmentation_layers=[],

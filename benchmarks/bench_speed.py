@@ -81,11 +81,12 @@ def main():
             rows = np.random.default_rng(seed).permutation(n)[:_STATS_SAMPLES]
             mean, variance = _channel_moments(X, rows, 1 / 255)
             model = build_network(
-                image_shape=X.shape[1:], n_outputs=Y.shape[1], input_dtype="uint8", mean=mean,
+                backbone="vgg16", image_shape=X.shape[1:], n_outputs=Y.shape[1], input_dtype="uint8", mean=mean,
                 variance=variance, channels=("red", "green", "blue", "yellow"), weights=None,
                 yellow_init="red", input_size=None, augmentation_layers=[], pooling="avg",
                 hidden_units=(512,), activation="relu", dropout=0.2, seed=seed)
-            model.compile(optimizer=reference._make_optimizer(), loss=reference._make_loss(Y),
+            steps = -(-n // batch_size)
+            model.compile(optimizer=reference._make_optimizer(steps), loss=reference._make_loss(Y),
                           metrics=[keras.metrics.F1Score(average="macro", threshold=0.5,
                                                          name="f1")],
                           jit_compile=reference.jit_compile)

@@ -476,25 +476,30 @@ class HPAClassifier(KerasClassifier):
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1024))
 
     # ----------------------------------------------------------------------------- fitting
-    def _validation_split(self, Y, seed):
+    def _validation_split(self, Y, seed, train_only=None):
+        """The rows trained on and the rows held out for early stopping (None without it),
+        multilabel-stratified; rows marked ``train_only`` are never held out."""
         rows = np.arange(len(Y))
         if not self.early_stopping:
             return rows, None
         from .model_selection import MultilabelStratifiedShuffleSplit
 
-        n_val = int(round(self.validation_fraction * len(Y)))
+        candidates = rows if train_only is None else rows[~train_only]
+        n_val = int(round(self.validation_fraction * len(candidates)))
         if n_val < 1 or len(Y) - n_val < 1:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {len(Y)} samples leaves an "
-                "empty training or validation part; use more samples or another fraction."
+                f"validation_fraction={self.validation_fraction} of {len(candidates)} samples "
+                "leaves an empty training or validation part; use more samples or another "
+                "fraction."
             )
         splitter = MultilabelStratifiedShuffleSplit(
             n_splits=1, test_size=self.validation_fraction, random_state=seed
         )
-        train, val = next(splitter.split(rows, Y))
-        return np.sort(train), np.sort(val)
+        train, val = next(splitter.split(candidates, Y[candidates]))
+        train = np.concatenate([candidates[train], np.setdiff1d(rows, candidates)])
+        return np.sort(train), np.sort(candidates[val])
 
-    def _check_fit_data(self, X, y, sample_weight):
+    def _check_fit_data(self, X, y, sample_weight, train_only=None):
         """Validate the parameters and the training data, before anything expensive."""
         self._check_params()
         X = check_image_array(X, min_size=32 if self.input_size is None else 1)
@@ -517,9 +522,14 @@ class HPAClassifier(KerasClassifier):
             side = self.input_size
             shape = (side, side) if side is not None else X.shape[1:3]
             self.augmentation.make_layers(0, image_shape=shape)  # refuses what cannot work
-        return X, Y, sample_weight, channels
+        if train_only is not None:
+            train_only = np.asarray(train_only)
+            if train_only.shape != (len(X),) or train_only.dtype != bool:
+                raise ValueError(f"train_only must be one boolean per sample ({len(X)}); got "
+                                 f"{train_only.dtype} of shape {train_only.shape}.")
+        return X, Y, sample_weight, channels, train_only
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, train_only=None):
         """Build the network and train it on images ``X`` and labels ``y``.
 
         With ``checkpoint_dir`` set, a checkpoint is written after every epoch and a fit that was
@@ -536,19 +546,23 @@ class HPAClassifier(KerasClassifier):
             0/1 label matrix (multi-label even when every row has one label).
         sample_weight : array of shape (n_samples,), default=None
             Per-image weights of the loss.
+        train_only : array of bool of shape (n_samples,), default=None
+            Rows that are trained on but never held out for early stopping (external data such
+            as HPAv18: see :class:`~hpa_sklearn.model_selection.ExtraTrainingSplit`).
 
         Returns
         -------
         self : HPAClassifier
         """
-        X, Y, sample_weight, channels = self._check_fit_data(X, y, sample_weight)
-        checkpoint = self._checkpoint_folder(X, Y, sample_weight)
-        state = self._initialize(X, Y, channels, checkpoint)
+        X, Y, sample_weight, channels, train_only = self._check_fit_data(X, y, sample_weight,
+                                                                         train_only)
+        checkpoint = self._checkpoint_folder(X, Y, sample_weight, train_only)
+        state = self._initialize(X, Y, channels, checkpoint, train_only)
         with _seeded(state.seed):
-            self._train(X, Y, sample_weight, state, checkpoint)
+            self._train(X, Y, sample_weight, state, checkpoint, train_only=train_only)
         return self
 
-    def _checkpoint_folder(self, X, Y, sample_weight):
+    def _checkpoint_folder(self, X, Y, sample_weight, train_only=None):
         """``checkpoint_dir/fit-<key>``: the key digests the data and the parameters that shape
         training (``epochs`` only where the learning-rate schedule depends on it)."""
         if self.checkpoint_dir is None:
@@ -560,11 +574,14 @@ class HPAClassifier(KerasClassifier):
         params = {k: key_value(v) for k, v in self.get_params(deep=False).items()
                   if k not in ignored}
         blob = json.dumps({"class": type(self).__name__, "params": params,
-                           "data": data_fingerprint(X, Y, sample_weight)}, sort_keys=True,
+                           "data": data_fingerprint(X, Y, sample_weight),
+                           "train_only": None if train_only is None else
+                           hashlib.sha256(np.packbits(train_only).tobytes()).hexdigest()},
+                          sort_keys=True,
                           default=repr)
         return Path(self.checkpoint_dir) / f"fit-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
-    def _initialize(self, X, Y, channels, checkpoint):
+    def _initialize(self, X, Y, channels, checkpoint, train_only=None):
         """Restore the fit from ``checkpoint`` if there is one for this data, else build and
         compile a new network. Returns the :class:`TrainingState`."""
         if checkpoint is not None and (checkpoint / TRAINING_FILE).is_file():
@@ -580,7 +597,7 @@ class HPAClassifier(KerasClassifier):
         self.input_dtype_ = "uint8" if X.dtype == np.uint8 else "float32"
         self.channels_ = channels
         with _seeded(seed):
-            train, _ = self._validation_split(Y, seed)
+            train, _ = self._validation_split(Y, seed, train_only)
             stats_rows = np.random.default_rng(seed).permutation(train)[:_STATS_SAMPLES]
             mean, variance = _channel_moments(
                 X, stats_rows, 1.0 / 255.0 if self.input_dtype_ == "uint8" else 1.0
@@ -686,12 +703,13 @@ class HPAClassifier(KerasClassifier):
             return tf.distribute.MirroredStrategy().scope()
         return contextlib.nullcontext()
 
-    def _train(self, X, Y, sample_weight, state, checkpoint, *, rows=None, epochs=None):
+    def _train(self, X, Y, sample_weight, state, checkpoint, *, rows=None, epochs=None,
+               train_only=None):
         """Train from ``state`` up to ``epochs`` (default: the ``epochs`` parameter) in total,
         checkpointing to ``checkpoint`` (None: no checkpoints) and honouring stop signals."""
         epochs = self.epochs if epochs is None else epochs
         if rows is None:
-            train, val = self._validation_split(Y, state.seed)
+            train, val = self._validation_split(Y, state.seed, train_only)
         else:
             train, val = rows, None
         if not state.stopped_early and state.epochs_done < epochs:
@@ -764,7 +782,7 @@ class HPAClassifier(KerasClassifier):
         self : HPAClassifier
         """
         if not self.__sklearn_is_fitted__():
-            X, Y, sample_weight, channels = self._check_fit_data(X, y, sample_weight)
+            X, Y, sample_weight, channels, _ = self._check_fit_data(X, y, sample_weight)
             state = self._initialize(X, Y, channels, None)
             with _seeded(state.seed):
                 self._train(X, Y, sample_weight, state, None, epochs=1)
@@ -902,7 +920,7 @@ class HPAClassifier(KerasClassifier):
             raise ValueError("lr_find needs the optimizer by name (optimizer='adam', say).")
         probe = clone(self).set_params(lr_schedule=None, decay=0.0, learning_rate=min_lr,
                                        early_stopping=False, checkpoint_dir=None, callbacks=None)
-        X, Y, sample_weight, channels = probe._check_fit_data(X, y, sample_weight)
+        X, Y, sample_weight, channels, _ = probe._check_fit_data(X, y, sample_weight)
         state = probe._initialize(X, Y, channels, None)
         per_epoch = TrainingBatches.count_batches(len(X), probe.batch_size, 1)
         data = TrainingBatches(X, Y, sample_weight, indices=np.arange(len(X)),
@@ -1081,9 +1099,8 @@ class HPAVGG16Classifier(HPAClassifier):
     Parameters
     ----------
     backbone : {"vgg16"}, default="vgg16"
-        Fixed; use :class:`HPAClassifier` for the other backbones.
-    **params
-        As :class:`HPAClassifier` (same names, same defaults).
+        Fixed; use :class:`HPAClassifier` for the other backbones. Every other parameter is
+        :class:`HPAClassifier`'s, with the same name and default.
 
     See Also
     --------

@@ -47,12 +47,12 @@ def _parse_weights(text):
     return None if text.lower() == "none" else text
 
 
-def _load(args, *, labels, image_size, channels, image_dir=None):
+def _load(args, *, labels, image_size, channels, image_dir=None, data=None):
     from .datasets import load_hpa
 
     try:
         return load_hpa(
-            args.data,
+            args.data if data is None else data,
             labels=labels,
             image_dir=image_dir,
             image_size=image_size,
@@ -70,11 +70,13 @@ def _load(args, *, labels, image_size, channels, image_dir=None):
 _META_TYPES = {"format": int, "class_names": list, "image_size": int, "channels": list}
 _META_OPTIONAL = {"training": dict, "thresholds": str, "oof_macro_f1": float, "epochs_done": int,
                   "interrupted": bool, "interrupted_by": str, "best_epoch": int,
-                  "thresholds_pending": bool}
+                  "thresholds_pending": bool, "ensemble": int, "extra_training": dict,
+                  "recipe": str}
 
 
 def _save_model_dir(folder, classifier, meta):
-    """Write the model folder in one atomic step: the classifier and ``hpa_model.json``."""
+    """Write the model folder in one atomic step: the classifier (or fold ensemble) and
+    ``hpa_model.json``."""
     meta = {"format": _MODEL_FORMAT, "class_names": list(CLASS_NAMES), **meta}
     classifier.save(folder, extra_json={MODEL_FILE: meta})
 
@@ -110,7 +112,8 @@ def _check_meta(meta, meta_path):
 
 def _load_model_dir(folder, *, channels=None, image_size=None):
     """Load a model folder; refuse one that is not ours, is damaged, or does not match the data."""
-    from .classifier import HPAVGG16Classifier
+    from .classifier import HPAClassifier
+    from .ensemble import ENSEMBLE_FILE, HPAFoldEnsemble
 
     folder = Path(folder)
     meta_path = folder / MODEL_FILE
@@ -125,7 +128,10 @@ def _load_model_dir(folder, *, channels=None, image_size=None):
         raise CommandError(f"{meta_path} is damaged: {exc}") from None
     _check_meta(meta, meta_path)
     try:
-        classifier = HPAVGG16Classifier.load(folder)
+        if (folder / ENSEMBLE_FILE).is_file():
+            classifier = HPAFoldEnsemble.load(folder)
+        else:
+            classifier = HPAClassifier.load(folder)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     model_channels = tuple(meta["channels"])
@@ -186,26 +192,27 @@ def _check_model_out(folder):
 
 # ----------------------------------------------------------------------------- training
 def _make_classifier(args, *, checkpoint_dir=None):
-    from .classifier import HPAVGG16Classifier
+    """The classifier of ``--recipe``, with the options the user gave on top."""
     from .preprocessing import ImageAugmenter
+    from .recipes import make_classifier
 
-    return HPAVGG16Classifier(
-        weights=args.weights,
-        input_size=args.input_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        optimizer=args.optimizer,
-        dropout=args.dropout,
-        activation=args.activation,
-        loss=args.loss,
-        augmentation=ImageAugmenter(random_state=args.seed) if args.augment else None,
-        early_stopping=args.early_stopping,
-        channels=args.channels,
-        at_least_one_label=True,
-        checkpoint_dir=checkpoint_dir,
-        random_state=args.seed,
-        verbose=_keras_verbose(),
+    given = {name: getattr(args, name) for name in (
+        "backbone", "input_size", "epochs", "batch_size", "learning_rate", "optimizer",
+        "activation", "dropout", "loss", "warmup_epochs")}
+    params = {name: value for name, value in given.items() if value is not None}
+    if args.lr_schedule is not None:
+        params["lr_schedule"] = None if args.lr_schedule == "none" else args.lr_schedule
+        params["decay"] = 5e-5 if args.lr_schedule == "none" else 0.0
+    if args.tta is not None:
+        params["tta"] = None if args.tta == "none" else args.tta
+    if args.augment:
+        params["augmentation"] = ImageAugmenter(random_state=args.seed)
+    if args.early_stopping:
+        params["early_stopping"] = True
+    return make_classifier(
+        args.recipe, weights=args.weights, channels=args.channels, at_least_one_label=True,
+        checkpoint_dir=checkpoint_dir, random_state=args.seed, verbose=_keras_verbose(),
+        **params,
     )
 
 
@@ -224,9 +231,58 @@ def _resume_command(args, checkpoints):
     return "hpa-sklearn " + shlex.join(argv)
 
 
+def _tuning_split(args, train_only):
+    """The folds threshold tuning (and an ensemble) trains on: ``--cv K`` multilabel-stratified
+    folds or a 20 % hold-out, over the labelled data only when extra data trains alongside."""
+    from .model_selection import (ExtraTrainingSplit, MultilabelStratifiedKFold,
+                                  MultilabelStratifiedShuffleSplit)
+
+    if args.cv:
+        cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed)
+        where = f"{args.cv}-fold out-of-fold"
+    else:
+        cv = MultilabelStratifiedShuffleSplit(1, test_size=0.2, random_state=args.seed)
+        where = "20% held-out"
+    if train_only is not None:
+        cv = ExtraTrainingSplit(cv, train_only)
+    return cv, where
+
+
+def _training_data(args):
+    """The labelled data, with ``--extra-data`` joined behind it (no copy): returns the images,
+    labels, the train-only mask (None without extra data) and what to record of it."""
+    from .datasets import combine
+
+    data = _load(args, labels=args.labels, image_size=args.image_size, channels=args.channels,
+                 image_dir=args.image_dir)
+    if data.target is None:
+        raise CommandError(f"{args.labels} has no Target column: training needs labels.")
+    record = {"training": {"data": str(args.data), "labels": str(args.labels),
+                           "n_samples": int(len(data.ids))}}
+    if args.extra_data is None:
+        return data.images, data.target, None, record
+    folder = Path(args.extra_data)
+    extra = _load(args, labels=args.extra_labels, image_size=args.image_size,
+                  channels=args.channels, image_dir=args.extra_image_dir, data=folder)
+    if extra.target is None:
+        raise CommandError(f"{args.extra_labels} has no Target column: extra training data "
+                           "needs labels.")
+    try:
+        joined = combine(data, extra)
+    except ValueError as exc:
+        raise CommandError(f"--extra-data cannot join the training data: {exc}") from None
+    train_only = np.zeros(len(joined.ids), dtype=bool)
+    train_only[len(data.ids):] = True
+    record["extra_training"] = {"data": str(folder), "labels": str(args.extra_labels),
+                                "n_samples": int(len(extra.ids))}
+    _say(f"Extra training data: {len(extra.ids)} images from {folder}, added to every training "
+         "part and never held out.")
+    return joined.images, joined.target, train_only, record
+
+
 def _cmd_train(args):
     from ._training import TrainingInterrupted
-    from .model_selection import MultilabelStratifiedKFold
+    from .ensemble import HPAFoldEnsemble
     from .thresholds import MultilabelThresholdTuner
 
     if args.resume is not None:
@@ -234,33 +290,35 @@ def _cmd_train(args):
             "--resume is no longer needed: run the same 'hpa-sklearn train' command again and it "
             "continues from its checkpoints (--checkpoint-dir) up to --epochs in total."
         )
+    if args.ensemble and not (args.cv and args.cv >= 2):
+        raise CommandError("--ensemble keeps the models of the --cv folds: give --cv K (K >= 2).")
+    if (args.extra_data is None) != (args.extra_labels is None):
+        raise CommandError("--extra-data and --extra-labels go together (the HPAv18 folder and "
+                           "its label CSV, e.g. HPAv18RBGY_wodpl.csv).")
     folder = Path(args.out)
     checkpoints = Path(args.checkpoint_dir or folder.with_name(folder.name + ".checkpoints"))
     _check_model_out(folder)
     _check_output(checkpoints, folder=True, what="checkpoint folder")
-    channels = args.channels
-    data = _load(args, labels=args.labels, image_size=args.image_size, channels=channels,
-                 image_dir=args.image_dir)
-    if data.target is None:
-        raise CommandError(f"{args.labels} has no Target column: training needs labels.")
-    meta = {
-        "image_size": args.image_size,
-        "channels": list(channels),
-        "training": {"data": str(args.data), "labels": str(args.labels),
-                     "n_samples": int(len(data.ids))},
-        "thresholds": "0.5",
-    }
+    classifier = _make_classifier(args, checkpoint_dir=checkpoints)  # bad options fail here
+    try:
+        classifier._check_params()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    X, Y, train_only, record = _training_data(args)
+    fit_params = {} if train_only is None else {"train_only": train_only}
+    meta = {"image_size": args.image_size, "channels": list(args.channels), **record,
+            "recipe": args.recipe, "thresholds": "0.5"}
     from ._console import device_summary
 
     _say(device_summary())
     _say(f"Checkpoints after every epoch in {checkpoints} (an interrupted run continues from "
          "them when the same command runs again).")
-    classifier = _make_classifier(args, checkpoint_dir=checkpoints)
     resume = _resume_command(args, checkpoints)
+    model = classifier
 
     def save(meta):
         try:
-            _save_model_dir(folder, classifier, meta)
+            _save_model_dir(folder, model, meta)
         except OSError as exc:
             raise CommandError(
                 f"{exc} The trained network is kept in {checkpoints}: run the same command with "
@@ -270,40 +328,52 @@ def _cmd_train(args):
 
     def stopped(exc, what):
         meta.update(interrupted=True, interrupted_by=signal_name(exc.signum),
-                    epochs_done=len(classifier.history_.get("loss", [])))
+                    epochs_done=len(classifier.history_.get("loss", []))
+                    if classifier.__sklearn_is_fitted__() else 0)
         saved = ""
-        if classifier.__sklearn_is_fitted__():
+        if model.__sklearn_is_fitted__():
             save(meta)
             saved = f" The model reached so far is saved in {folder} (it loads and predicts)."
         _say(f"\nStopped by {signal_name(exc.signum)} {what} ({exc}).{saved}\n"
              f"Continue with:\n  {resume}")
         return 128 + int(exc.signum)
 
-    _say(f"Training on {len(data.ids)} images for {args.epochs} epochs.")
-    try:
-        classifier.fit(data.images, data.target)
-    except TrainingInterrupted as exc:
-        return stopped(exc, "during training")
-    meta.update(interrupted=False, epochs_done=len(classifier.history_["loss"]))
-    if args.tune_thresholds:
-        cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed) if args.cv else 0.2
-        where = f"{args.cv}-fold out-of-fold" if args.cv else "20% held-out"
-        meta["thresholds_pending"] = True
-        save(meta)  # the model is usable while the thresholds are tuned
-        _say(f"Model saved in {folder} (threshold 0.5). Tuning per-class thresholds on {where} "
-             "predictions.")
+    name = getattr(classifier, "backbone", "vgg16")
+    if not args.ensemble:
+        _say(f"Training {name} on {len(Y)} images for {classifier.epochs} epochs.")
+        try:
+            classifier.fit(X, Y, **fit_params)
+        except TrainingInterrupted as exc:
+            return stopped(exc, "during training")
+        meta.update(interrupted=False, epochs_done=len(classifier.history_["loss"]))
+    if args.tune_thresholds or args.ensemble:
+        cv, where = _tuning_split(args, train_only)
+        if not args.ensemble:
+            meta["thresholds_pending"] = True
+            save(meta)  # the model is usable while the thresholds are tuned
+            _say(f"Model saved in {folder} (threshold 0.5).")
+        _say(f"Training the {where} fold models of {name} "
+             + ("(kept as the ensemble) " if args.ensemble else "")
+             + "and tuning per-class thresholds on their predictions.")
         tuner = MultilabelThresholdTuner(classifier, cv=cv, refit=False, at_least_one_label=True,
                                          random_state=args.seed, verbose=10)
         try:
-            tuner.fit(data.images, data.target)
+            tuner.fit(X, Y, **fit_params)
         except TrainingInterrupted as exc:
-            return stopped(exc, "while tuning the thresholds")
-        classifier.set_params(threshold=tuner.best_thresholds_)
+            return stopped(exc, "while training the fold models")
         meta.update(thresholds=f"tuned ({where})", oof_macro_f1=float(tuner.best_score_),
                     thresholds_pending=False)
+        if args.ensemble:
+            model = HPAFoldEnsemble(tuner.estimator_.estimators_,
+                                    threshold=tuner.best_thresholds_, at_least_one_label=True)
+            meta.update(ensemble=len(model.estimators), interrupted=False,
+                        epochs_done=len(model.history_.get("loss", [])))
+        else:
+            classifier.set_params(threshold=tuner.best_thresholds_)
         _say(f"Out-of-fold macro F1 with tuned thresholds: {tuner.best_score_:.4f}")
     save(meta)
-    _say(f"Model saved in {folder}")
+    _say(f"Model saved in {folder}"
+         + (f" (an ensemble of {args.cv} fold models)" if args.ensemble else ""))
     if not args.keep_checkpoints:
         import shutil
 
@@ -328,6 +398,8 @@ def _cmd_predict(args):
     data = _load(args, labels=args.ids, image_size=meta["image_size"],
                  channels=tuple(meta["channels"]), image_dir=args.image_dir)
     classifier.set_params(verbose=_keras_verbose(), at_least_one_label=not args.allow_empty)
+    if args.tta is not None:
+        classifier.set_params(tta=None if args.tta == "none" else args.tta)
     Y_pred = classifier.predict(data.images)
     try:
         path = write_submission(args.out, data.ids, Y_pred,
@@ -349,6 +421,8 @@ def _cmd_evaluate(args):
     if data.target is None:
         raise CommandError(f"{args.labels} has no Target column: evaluation needs labels.")
     classifier.set_params(verbose=_keras_verbose())
+    if args.tta is not None:
+        classifier.set_params(tta=None if args.tta == "none" else args.tta)
     proba = classifier.predict_proba(data.images)
     report = write_report(args.out, data.target, proba, classifier.threshold,
                           images=data.images, channels=meta["channels"], ids=data.ids,
@@ -420,7 +494,8 @@ def _cmd_search(args):
     cv = MultilabelStratifiedKFold(args.cv, random_state=args.seed)
     if args.halving:
         search = make_report_search(classifier, step=None, resource="epochs",
-                                    max_resources=args.epochs, n_candidates=args.n_candidates,
+                                    max_resources=classifier.epochs,
+                                    n_candidates=args.n_candidates,
                                     cv=cv, random_state=args.seed, n_jobs=args.search_jobs,
                                     verbose=2)
     elif args.n_candidates:
@@ -461,6 +536,29 @@ def _cmd_search(args):
     _say("Best candidate (mean CV macro F1 {:.4f}): {}".format(
         best["mean_test_score"], {k: best[f"param_{k}"] for k in grid}))
     _say(f"cv_results_ written to {out / 'cv_results.csv'}, plot to {out / 'search.png'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- lr-find
+def _cmd_lr_find(args):
+    out = Path(args.out)
+    _check_output(out, folder=False, what="plot")
+    X, Y, _, _ = _training_data(args)
+    classifier = _make_classifier(args)
+    try:
+        classifier._check_params()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    from ._console import device_summary
+
+    _say(device_summary())
+    _say(f"Learning-rate range test of {getattr(classifier, 'backbone', 'vgg16')}: "
+         f"{args.n_steps} batches, rate from {args.min_lr:g} to {args.max_lr:g}.")
+    result = classifier.lr_find(X, Y, min_lr=args.min_lr, max_lr=args.max_lr,
+                                n_steps=args.n_steps)
+    result.plot(path=out)
+    _say(f"Suggested learning rate: {result.suggestion:.2g} (the steepest fall of the loss); "
+         f"plot written to {out}")
     return 0
 
 
@@ -567,6 +665,9 @@ def _cmd_cache(args):
 
 
 # ----------------------------------------------------------------------------- parser
+BACKBONE_NAMES = ("vgg16", "resnet50", "densenet121", "efficientnetv2b0", "mobilenetv3small")
+
+
 def _add_data_args(parser, *, labels=True):
     parser.add_argument("--data", required=True, help="the data folder (Kaggle layout)")
     if labels:
@@ -592,17 +693,37 @@ def _add_training_args(parser):
                              "default: the image size); e.g. load at 512 px, train at 128")
     parser.add_argument("--channels", type=_parse_channels, default=CHANNELS,
                         help="comma-separated channels (default: red,green,blue,yellow)")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="default: %(default)s")
-    parser.add_argument("--optimizer", default="adam", help="adam, adagrad, adamax, ...")
-    parser.add_argument("--activation", default="relu", help="hidden-layer activation")
-    parser.add_argument("--dropout", type=float, default=0.2, help="default: %(default)s")
-    parser.add_argument("--loss", choices=("binary_crossentropy", "focal"),
-                        default="binary_crossentropy")
+    parser.add_argument("--recipe", choices=("report", "library", "cpu", "gpu"),
+                        default="library",
+                        help="a named configuration (hpa_sklearn.recipes): 'report'/'library' "
+                             "VGG16 with the report's values, 'cpu' MobileNetV3-Small at 128 px "
+                             "with a cosine schedule and 8-view test-time augmentation, 'gpu' "
+                             "DenseNet121 at 512 px (default: %(default)s); the options below "
+                             "override it")
+    parser.add_argument("--backbone", choices=sorted(BACKBONE_NAMES), default=None,
+                        help="the network (default: the recipe's)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: the recipe's; 10 for VGG16)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default: the recipe's (64 for VGG16)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: the recipe's (1e-4 for VGG16)")
+    parser.add_argument("--lr-schedule", choices=("none", "warmup_cosine", "one_cycle", "step",
+                                                  "plateau"), default=None,
+                        help="learning-rate schedule (default: the recipe's; 'none' with the "
+                             "report's Keras 2 decay for VGG16)")
+    parser.add_argument("--warmup-epochs", type=float, default=None,
+                        help="warm-up of warmup_cosine, in epochs (default: 1)")
+    parser.add_argument("--optimizer", default=None, help="adam, adagrad, adamax, ...")
+    parser.add_argument("--activation", default=None, help="hidden-layer activation")
+    parser.add_argument("--dropout", type=float, default=None, help="default: the recipe's")
+    parser.add_argument("--loss", choices=("binary_crossentropy", "focal"), default=None)
+    parser.add_argument("--tta", choices=("none", "flips", "dihedral"), default=None,
+                        help="test-time augmentation of the predictions: the mean over 4 flips "
+                             "or the 8 rotations and reflections (default: the recipe's)")
     parser.add_argument("--weights", type=_parse_weights, default="imagenet",
-                        help="'imagenet' (downloaded by Keras), 'none' (from scratch) or a VGG16 "
-                             "no-top weights file (default: imagenet)")
+                        help="'imagenet' (downloaded by Keras), 'none' (from scratch) or a no-top "
+                             "weights file of the backbone (default: imagenet)")
     parser.add_argument("--augment", action="store_true",
                         help="random flips, rotations, zoom, shifts, brightness in training")
     parser.add_argument("--early-stopping", action="store_true",
@@ -647,6 +768,17 @@ def build_parser():
                        help="folds for out-of-fold threshold tuning (default: a 20%% hold-out)")
     train.add_argument("--tune-thresholds", action="store_true",
                        help="tune one threshold per class (macro F1) instead of 0.5")
+    train.add_argument("--ensemble", action="store_true",
+                       help="keep the --cv K fold models as the model (their mean; the 2018 "
+                            "winners' way) instead of training one more on all the data; the "
+                            "thresholds are tuned on their out-of-fold predictions")
+    train.add_argument("--extra-data", default=None,
+                       help="a folder of extra training images (e.g. HPAv18 JPEGs), used in every "
+                            "training part and never in a validation or held-out part")
+    train.add_argument("--extra-labels", default=None,
+                       help="the label CSV of --extra-data (e.g. HPAv18RBGY_wodpl.csv)")
+    train.add_argument("--extra-image-dir", default=None,
+                       help="the image folder of --extra-data, if not the folder itself")
     train.add_argument("--resume", default=None, help=argparse.SUPPRESS)  # gone: says what to do
     train.add_argument("--out", required=True, help="model folder to write")
     train.add_argument("--checkpoint-dir", default=None,
@@ -669,6 +801,8 @@ def build_parser():
     predict.add_argument("--out", required=True, help="submission CSV to write")
     predict.add_argument("--allow-empty", action="store_true",
                          help="allow rows with no label (default: at least the top class)")
+    predict.add_argument("--tta", choices=("none", "flips", "dihedral"), default=None,
+                         help="test-time augmentation (default: the model's own setting)")
     predict.add_argument("--channels", type=_parse_channels, default=None, help=argparse.SUPPRESS)
     predict.add_argument("--image-size", type=int, default=None, help=argparse.SUPPRESS)
     predict.set_defaults(handler=_cmd_predict)
@@ -681,6 +815,8 @@ def build_parser():
     evaluate.add_argument("--out", required=True, help="report folder to write")
     evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--tta", choices=("none", "flips", "dihedral"), default=None,
+                         help="test-time augmentation (default: the model's own setting)")
     evaluate.add_argument("--channels", type=_parse_channels, default=None, help=argparse.SUPPRESS)
     evaluate.add_argument("--image-size", type=int, default=None, help=argparse.SUPPRESS)
     evaluate.set_defaults(handler=_cmd_evaluate)
@@ -707,6 +843,19 @@ def build_parser():
                              "memory grows with each; default: %(default)s)")
     search.add_argument("--out", required=True, help="folder for cv_results.csv and the plot")
     search.set_defaults(handler=_cmd_search)
+
+    lr_find = sub.add_parser("lr-find", help="learning-rate range test",
+                             description="Train a fresh network for a few batches while the "
+                                         "learning rate grows geometrically, plot the loss "
+                                         "against the rate and suggest one (--learning-rate).")
+    _add_data_args(lr_find)
+    _add_training_args(lr_find)
+    lr_find.add_argument("--min-lr", type=float, default=1e-7, help="default: %(default)s")
+    lr_find.add_argument("--max-lr", type=float, default=1.0, help="default: %(default)s")
+    lr_find.add_argument("--n-steps", type=int, default=100, help="batches (default: 100)")
+    lr_find.add_argument("--out", default="lr_find.png", help="the plot (default: %(default)s)")
+    lr_find.set_defaults(handler=_cmd_lr_find, extra_data=None, extra_labels=None,
+                         extra_image_dir=None)
 
     cache = sub.add_parser("cache", help="list or clear the decoded-image cache",
                            description="List the entries of the decoded-image cache of load_hpa "

@@ -24,6 +24,7 @@ from ._validation import check_label_matrix
 from .metrics import _class_names, macro_f1_scorer, per_class_f1
 
 __all__ = [
+    "ExtraTrainingSplit",
     "MultilabelStratifiedKFold",
     "MultilabelStratifiedShuffleSplit",
     "REPORT_BEST_PARAMS",
@@ -228,6 +229,61 @@ class MultilabelStratifiedShuffleSplit(_IterstratShuffleSplit):
             part = np.empty(n_samples, dtype=int)
             part[order] = IterativeStratification(labels=Y[order], r=r, random_state=rng)
             yield np.flatnonzero(part == 0), np.flatnonzero(part == 1)
+
+
+class ExtraTrainingSplit:
+    """Cross-validation in which some rows are training data only (external data, e.g. HPAv18).
+
+    ``cv`` splits the other rows; every training part gets all the ``extra`` rows added, and no
+    test part holds one. So the scores and out-of-fold predictions are on the data of interest
+    alone, while every model learns from the extra images too (as the 2018 winners did with
+    HPAv18).
+
+    Parameters
+    ----------
+    cv : cross-validation splitter
+        Splits the rows that are not extra (e.g. ``MultilabelStratifiedKFold(5)``).
+    extra : array-like of bool of shape (n_samples,)
+        True for the rows that may only be trained on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hpa_sklearn.model_selection import ExtraTrainingSplit, MultilabelStratifiedKFold
+    >>> Y = np.tile([[1, 0], [0, 1]], (5, 1))
+    >>> extra = np.arange(10) >= 6
+    >>> cv = ExtraTrainingSplit(MultilabelStratifiedKFold(2), extra)
+    >>> [(sorted(train), sorted(test)) for train, test in cv.split(np.zeros(10), Y)][0][1]
+    [np.int64(0), np.int64(1), np.int64(2)]
+    >>> all(set(range(6, 10)) <= set(train) for train, _ in cv.split(np.zeros(10), Y))
+    True
+    """
+
+    def __init__(self, cv, extra):
+        self.cv = cv
+        self.extra = extra
+
+    def _masks(self, n_samples):
+        extra = np.asarray(self.extra, dtype=bool)
+        if extra.shape != (n_samples,):
+            raise ValueError(f"extra must be one boolean per row ({n_samples}); got shape "
+                             f"{extra.shape}.")
+        if extra.all():
+            raise ValueError("every row is extra: nothing is left to test on.")
+        return np.flatnonzero(~extra), np.flatnonzero(extra)
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(train, test)`` indices: the inner splits of the rows that are not extra, each
+        training part with every extra row added."""
+        base, extra = self._masks(_num_samples(X))
+        inner_y = None if y is None else _safe_indexing(y, base)
+        inner_groups = None if groups is None else _safe_indexing(groups, base)
+        for train, test in self.cv.split(base, inner_y, inner_groups):
+            yield np.concatenate([base[train], extra]), base[test]
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """The inner splitter's number of splits."""
+        return self.cv.get_n_splits(X, y, groups)
 
 
 def multilabel_train_test_split(

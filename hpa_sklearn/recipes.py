@@ -77,8 +77,9 @@ def make_classifier(recipe="cpu", **overrides):
     Returns
     -------
     classifier : HPAClassifier
+        An :class:`~hpa_sklearn.HPAVGG16Classifier` when the backbone is VGG16.
     """
-    from .classifier import HPAClassifier
+    from .classifier import HPAClassifier, HPAVGG16Classifier
 
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}; got {recipe!r}.")
@@ -86,4 +87,6 @@ def make_classifier(recipe="cpu", **overrides):
     if isinstance(params.get("augmentation"), dict):
         params["augmentation"] = ImageAugmenter(**params["augmentation"])
     params.update(overrides)
+    if params.get("backbone", "vgg16") == "vgg16":
+        return HPAVGG16Classifier(**params)  # the design's VGG16 estimator
     return HPAClassifier(**params)

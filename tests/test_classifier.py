@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import estimator_checks
 
 from hpa_sklearn import ChannelSelector, HPAVGG16Classifier, ImageAugmenter
-from hpa_sklearn._network import first_kernel_for_channels
+from hpa_sklearn.backbones import extend_first_kernel
 
 FAST = dict(weights=None, epochs=1, batch_size=8, hidden_units=16, verbose=0, random_state=0)
 
@@ -138,17 +138,23 @@ def test_errors_name_what_was_wrong(fitted):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"batch_size": 0}, "batch_size must be an integer >= 1; got 0"),
+        ({"batch_size": 0}, r"'batch_size' parameter of HPAVGG16Classifier must be an int in "
+                            r"the range \[1, inf\)\. Got 0"),
         ({"optimizer": "adamm"}, "optimizer 'adamm' is unknown"),
         ({"activation": "relux"}, "activation 'relux' is not a Keras activation"),
-        ({"dropout": 1.5}, r"dropout must be a number in \[0.0, 1.0\); got 1.5"),
-        ({"pooling": "sum"}, "pooling must be"),
-        ({"loss": "mse"}, "loss must be"),
-        ({"weights": 3}, "weights must be None, 'imagenet' or a path"),
+        ({"dropout": 1.5}, r"'dropout' parameter .* range \[0.0, 1.0\)\. Got 1.5"),
+        ({"pooling": "sum"}, r"'pooling' parameter .* among \{.*'avg'.*\}\. Got 'sum'"),
+        ({"loss": "mse"}, "'loss' parameter .*Got 'mse'"),
+        ({"weights": 3}, "'weights' parameter .*Got 3 instead"),
         ({"weights": "/no/such/file.h5"}, "weights file not found: /no/such/file.h5"),
-        ({"class_weight": "heavy"}, "class_weight must be None, 'balanced'"),
+        ({"class_weight": "heavy"}, "'class_weight' parameter .*Got 'heavy'"),
         ({"threshold": [0.5, 0.5]}, r"threshold must be a number or one value per label \(28\)"),
-        ({"augmentation": "flip"}, "augmentation must be an ImageAugmenter"),
+        ({"augmentation": "flip"}, "'augmentation' parameter .*ImageAugmenter.*Got 'flip'"),
+        ({"lr_schedule": "cosine"}, "'lr_schedule' parameter .*Got 'cosine'"),
+        ({"lr_schedule": "one_cycle"}, r"decay=5e-05 applies with lr_schedule=None only"),
+        ({"tta": "rot"}, "'tta' parameter .*Got 'rot'"),
+        ({"backbone": "resnet50"}, r"'backbone' parameter of HPAVGG16Classifier must be a str "
+                                   r"among \{'vgg16'\}"),
     ],
 )
 def test_bad_parameters(params, message):
@@ -286,9 +292,9 @@ def test_pretrained_kernel_expansion_from_weights_file(tmp_path):
 
 def test_first_kernel_mapping_alternatives():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 5))
-    mean = first_kernel_for_channels(kernel, ("yellow",), "mean")
+    mean = extend_first_kernel(kernel, ("yellow",), "mean", "bgr")
     np.testing.assert_allclose(mean[:, :, 0], kernel.mean(axis=2))
-    zeros = first_kernel_for_channels(kernel, ("green", "yellow"), "zeros")
+    zeros = extend_first_kernel(kernel, ("green", "yellow"), "zeros", "bgr")
     np.testing.assert_allclose(zeros[:, :, 0], kernel[:, :, 1])
     assert not zeros[:, :, 1].any()
 

@@ -196,3 +196,75 @@ def test_real_samples_train_and_predict(real_data_dir, tmp_path, capsys):
     ids, Y = read_submission(tmp_path / "sub.csv")
     assert list(ids) == list(labels.Id[::-1]) and Y.shape == (76, 28)
     assert np.all(Y.sum(axis=1) >= 1)
+
+
+# ----------------------------------------------------------------------------- issue 12 options
+SMALL = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--weights", "none",
+         "--n-jobs", "1", "--recipe", "cpu", "--input-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def ensemble(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ensemble") / "m"
+    cache = tmp_path_factory.mktemp("cache")
+    status = cli.main(["train", "--data", str(folder), *SMALL, "--cv", "2", "--ensemble",
+                       "--cache-dir", str(cache), "--out", str(out)])
+    assert status == 0
+    return out, cache
+
+
+def test_ensemble_folder_is_one_model_for_predict_and_evaluate(ensemble, folder, tmp_path,
+                                                               capsys):
+    from hpa_sklearn.ensemble import HPAFoldEnsemble
+
+    out, cache = ensemble
+    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    assert meta["ensemble"] == 2 and meta["recipe"] == "cpu" and meta["thresholds"].startswith(
+        "tuned (2-fold")
+    model = HPAFoldEnsemble.load(out)
+    assert len(model.estimators) == 2 and model.estimators[0].backbone == "mobilenetv3small"
+    assert model.estimators[0].tta == "dihedral"  # the cpu recipe's test-time augmentation
+    status, stdout, _ = _run(capsys, "predict", "--model", out, "--data", folder, "--out",
+                             tmp_path / "sub.csv", "--cache-dir", cache, "--n-jobs", "1",
+                             "--tta", "flips")
+    assert status == 0
+    ids, Y_pred = read_submission(tmp_path / "sub.csv")
+    data = load_hpa(folder, labels="sample_submission.csv", image_size=32, cache_dir=cache,
+                    verbose=0)
+    expected = model.set_params(tta="flips", verbose=0, at_least_one_label=True).predict(
+        data.images)
+    np.testing.assert_array_equal(Y_pred, expected)
+    status, stdout, _ = _run(capsys, "evaluate", "--model", out, "--data", folder, "--out",
+                             tmp_path / "report", "--cache-dir", cache, "--n-jobs", "1",
+                             "--n-boot", "50")
+    assert status == 0 and (tmp_path / "report" / "index.html").is_file()
+
+
+def test_extra_training_data_is_recorded_and_trained_on(folder, tmp_path, capsys):
+    extra = make_hpa_like(12, 32, random_state=5)
+    ids = [f"extra-{i}" for i in range(12)]
+    write_kaggle_layout(tmp_path / "v18", extra.images, ids, extra.target,
+                        labels_file="HPAv18.csv", image_dir=".")
+    status, stdout, err = _run(capsys, "train", "--data", folder, *SMALL, "--extra-data",
+                               tmp_path / "v18", "--extra-labels", "HPAv18.csv",
+                               "--cache-dir", tmp_path / "c", "--out", tmp_path / "m")
+    assert status == 0, err
+    meta = json.loads((tmp_path / "m" / cli.MODEL_FILE).read_text())
+    assert meta["extra_training"]["n_samples"] == 12 and meta["training"]["n_samples"] == 40
+    assert "Extra training data: 12 images" in stdout
+    status, _, err = _run(capsys, "train", "--data", folder, *SMALL, "--extra-data",
+                          tmp_path / "v18", "--out", tmp_path / "m2")
+    assert status == 2 and "--extra-labels" in err
+
+
+def test_lr_find_command_writes_a_plot_and_suggests(folder, tmp_path, capsys):
+    status, stdout, err = _run(capsys, "lr-find", "--data", folder, *SMALL, "--n-steps", "6",
+                               "--cache-dir", tmp_path / "c", "--out", tmp_path / "lr.png")
+    assert status == 0, err
+    assert "Suggested learning rate:" in stdout and (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def test_ensemble_needs_folds(folder, tmp_path, capsys):
+    status, _, err = _run(capsys, "train", "--data", folder, *SMALL, "--ensemble", "--out",
+                          tmp_path / "m")
+    assert status == 2 and "--cv K" in err
