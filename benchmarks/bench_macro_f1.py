@@ -28,6 +28,14 @@ Rows:
 Writes ``bench_macro_f1.json`` and ``.md`` into ``--out``. Run:
 ``python benchmarks/bench_macro_f1.py`` (the CPU setting) or ``--quick``; the larger setting for a
 GPU is in ``docs/benchmarks.md``.
+
+``--recipes`` compares recipes at EQUAL WALL-CLOCK instead (issue 12): the VGG16 library recipe
+(RGBY, ``MultilabelThresholdTuner(cv=0.2, refit=False)``) sets the time budget T; every other
+backbone (with the learning rate its range test suggests and the schedule that did best in a
+pilot on another seed) trains for as many epochs as fit in T at its measured speed; each is scored
+with and without test-time augmentation, a fold ensemble of the best backbone trains in the same
+T, and the report's recipe trains as the report did. Writes ``bench_macro_f1_recipes.{json,md,png}``
+(the plot: test macro F1 against training time). See :func:`recipes_main`.
 """
 
 import sys
@@ -119,6 +127,10 @@ def _floor_model(seed):
 
 
 def main():
+    if "--recipes" in sys.argv:
+        from _recipes import recipes_main
+
+        return recipes_main()
     parser = _common.parser(__doc__)
     parser.add_argument("--n", type=int, default=None, help="images per seed (default 1000)")
     parser.add_argument("--low-size", type=int, default=None, help="report's size (default 32)")
