@@ -42,7 +42,8 @@ def _fsync_dir(folder):
             os.close(fd)
 
 
-def _fsync_file(path):
+def fsync_file(path):
+    """Flush ``path``'s data to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -83,7 +84,7 @@ def atomic_path(path, *, durable=True):
     try:
         yield tmp
         if durable:
-            _fsync_file(tmp)
+            fsync_file(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         _remove(tmp)
@@ -193,7 +194,7 @@ def atomic_folder(path, *, replaceable=None):
         yield tmp
         for child in tmp.rglob("*"):
             if child.is_file():
-                _fsync_file(child)
+                fsync_file(child)
         _fsync_dir(tmp)
         if not path.exists():
             os.rename(tmp, path)

@@ -37,6 +37,14 @@ def real_data_dir():
 
 
 @pytest.fixture
+def kaggle_folder(tmp_path):
+    """A Kaggle-layout folder of 6 random 48 px samples: (folder, X, Y, ids)."""
+    from kaggle_helpers import kaggle_folder as make
+
+    return make(tmp_path)
+
+
+@pytest.fixture
 def one_blas_thread():
     """For tests of tiny scikit-learn models: BLAS threads only add overhead (and contention)."""
     with threadpool_limits(1):

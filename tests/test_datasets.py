@@ -2,7 +2,6 @@
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,31 +22,9 @@ from hpa_sklearn.datasets import _kaggle
 from hpa_sklearn.datasets._cache import CacheEntry
 
 
-def _images(n=6, size=48, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 4), dtype=np.uint8)
-
-
-def _labels(n=6, seed=0):
-    rng = np.random.default_rng(seed)
-    Y = np.zeros((n, 28), dtype=np.uint8)
-    for i in range(n):
-        Y[i, rng.choice(28, size=rng.integers(1, 4), replace=False)] = 1
-    return Y
-
-
-@pytest.fixture
-def kaggle_folder(tmp_path):
-    X, Y = _images(), _labels()
-    ids = [f"id{i:02d}" for i in range(len(X))]
-    write_kaggle_layout(tmp_path / "data", X, ids, Y)
-    return tmp_path / "data", X, Y, ids
-
-
-def _load(folder, tmp_path, **kw):
-    kw.setdefault("image_size", 48)
-    kw.setdefault("verbose", 0)
-    kw.setdefault("cache_dir", tmp_path / "cache")
-    return load_hpa(folder, **kw)
+from kaggle_helpers import load as _load  # noqa: E402
+from kaggle_helpers import random_images as _images  # noqa: E402
+from kaggle_helpers import random_labels as _labels  # noqa: E402
 
 
 def test_constants():

@@ -5,7 +5,6 @@ A spawned worker costs seconds (a fresh interpreter importing scikit-learn; Tens
 pickling of the data is checked in this process.
 """
 
-import io
 import os
 import pickle
 import signal

@@ -18,7 +18,6 @@ from PIL import Image
 from hpa_sklearn.datasets import (
     CHANNELS,
     labels_to_indicator,
-    load_hpa,
     read_label_csv,
     read_submission,
     write_kaggle_layout,
@@ -28,31 +27,9 @@ from hpa_sklearn.datasets import _kaggle
 from hpa_sklearn.datasets._images import ImageFileError
 
 
-def _images(n=6, size=48, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 4), dtype=np.uint8)
-
-
-def _labels(n=6, seed=0):
-    rng = np.random.default_rng(seed)
-    Y = np.zeros((n, 28), dtype=np.uint8)
-    for i in range(n):
-        Y[i, rng.choice(28, size=rng.integers(1, 4), replace=False)] = 1
-    return Y
-
-
-@pytest.fixture
-def kaggle_folder(tmp_path):
-    X, Y = _images(), _labels()
-    ids = [f"id{i:02d}" for i in range(len(X))]
-    write_kaggle_layout(tmp_path / "data", X, ids, Y)
-    return tmp_path / "data", X, Y, ids
-
-
-def _load(folder, tmp_path, **kw):
-    kw.setdefault("image_size", 48)
-    kw.setdefault("verbose", 0)
-    kw.setdefault("cache_dir", tmp_path / "cache")
-    return load_hpa(folder, **kw)
+from kaggle_helpers import load as _load  # noqa: E402
+from kaggle_helpers import random_images as _images  # noqa: E402
+from kaggle_helpers import random_labels as _labels  # noqa: E402
 
 
 def _write(path, data):
@@ -185,7 +162,7 @@ def test_csv_writers_are_atomic(tmp_path, monkeypatch, writer):
     def crash(_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_atomic, "_fsync_file", crash)
+    monkeypatch.setattr(_atomic, "fsync_file", crash)
     with pytest.raises(KeyboardInterrupt):
         write()
     assert path in made

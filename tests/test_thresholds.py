@@ -25,7 +25,6 @@ from sklearn.utils.estimator_checks import (
 )
 
 from hpa_sklearn._decision import apply_thresholds, positive_proba
-from hpa_sklearn.datasets import CLASS_NAMES
 from hpa_sklearn.model_selection import (
     MultilabelStratifiedKFold,
     MultilabelStratifiedShuffleSplit,

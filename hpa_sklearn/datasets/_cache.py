@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_write_json, sweep_temporaries, temporary_path
+from .._atomic import atomic_write_json, fsync_file, sweep_temporaries, temporary_path
 
 CACHE_VERSION = 2
 CACHE_CHECKS = ("stat", "content")
@@ -256,14 +256,6 @@ def start_writeback(path, offset, length):
         os.close(fd)
 
 
-def _sync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sweep(folder):
     with contextlib.suppress(OSError):
         sweep_temporaries(folder)
@@ -372,7 +364,7 @@ class CacheEntry:
         """Publish a completed temporary array with its metadata: the array is synced, the
         metadata written atomically, and the array renamed into place last."""
         meta = {"version": CACHE_VERSION, "key": self.key, "created": time.time(), **meta}
-        _sync(tmp_path)
+        fsync_file(tmp_path)
         atomic_write_json(self.meta_path, meta, indent=None)
         os.replace(tmp_path, self.array_path)
         with contextlib.suppress(OSError):
