@@ -50,6 +50,8 @@ def _parse():
     parser.add_argument("--backbones", nargs="+", default=None, help=f"default {BACKBONES}")
     parser.add_argument("--schedules", nargs="+", default=None, help=f"default {SCHEDULES}")
     parser.add_argument("--batch-size", type=int, default=32, help="of the other backbones")
+    parser.add_argument("--pilot-only", action="store_true",
+                        help="run the pilot, print it and stop (nothing written)")
     args = parser.parse_args()
     quick = args.quick
     args.n = args.n or (64 if quick else 2000)
@@ -257,6 +259,9 @@ def recipes_main():
     run = _common.Run(args.name, args)
     with tempfile.TemporaryDirectory(prefix="hpa-recipes-") as workdir:
         pilot = _pilot(args, workdir)
+        if args.pilot_only:
+            print(pilot)
+            return
         runs = []
         for seed in args.seeds:
             runs.extend(_run_seed(args, seed, pilot, workdir))
