@@ -20,7 +20,6 @@ scored. Trainings of a variant that only changes prediction (TTA, thresholds) ar
 checkpoints, not repeated.
 """
 
-import argparse
 import math
 import sys
 import tempfile

@@ -131,6 +131,7 @@ def device_summary():
         names = []
     if names:
         kinds = ", ".join(sorted(set(names)))
-        return f"Computing on {len(names)} GPU{'s' if len(names) > 1 else ''} ({kinds}), Keras backend {backend}."
+        plural = "s" if len(names) > 1 else ""
+        return f"Computing on {len(names)} GPU{plural} ({kinds}), Keras backend {backend}."
     return (f"Computing on the CPU ({os.cpu_count()} cores; no GPU found), Keras backend "
             f"{backend}.")

@@ -79,9 +79,9 @@ def stop_on_signals():
     """Within the block, SIGINT and SIGTERM request a stop instead of ending the process.
 
     Only in the main thread, and only for signals whose handler is Python's default or marked
-    ``replaceable_by_training`` (any other handler the application installed is left alone). A second SIGINT raises ``KeyboardInterrupt`` at
-    once, for a user who does not want to wait for the batch in progress. Yields the
-    :class:`StopRequest`.
+    ``replaceable_by_training`` (any other handler the application installed is left alone). A
+    second SIGINT raises ``KeyboardInterrupt`` at once, for a user who does not want to wait for
+    the batch in progress. Yields the :class:`StopRequest`.
     """
     request = StopRequest()
     previous = {}

@@ -47,6 +47,33 @@ def _parse_channels(text):
     return channels
 
 
+def _number(kind, low, *, low_open=False, high=None):
+    """An argparse type: ``kind`` (int or float) >= ``low`` (> with ``low_open``), < ``high``."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}"
+                                             f", got {text!r}") from None
+        if value < low or (low_open and value == low) or (high is not None and value >= high):
+            bound = f"{'>' if low_open else '>='} {low}" + ("" if high is None else f" and < {high}")
+            raise argparse.ArgumentTypeError(f"must be {bound}; got {text}")
+        return value
+
+    return parse
+
+
+def _parse_activation(text):
+    import keras
+
+    try:
+        keras.activations.get(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Keras activation (relu, sigmoid, "
+                                         "tanh, ...)") from None
+    return text
+
+
 def _parse_weights(text):
     return None if text.lower() == "none" else text
 
@@ -303,11 +330,7 @@ def _cmd_train(args):
     checkpoints = Path(args.checkpoint_dir or folder.with_name(folder.name + ".checkpoints"))
     _check_model_out(folder)
     _check_output(checkpoints, folder=True, what="checkpoint folder")
-    classifier = _make_classifier(args, checkpoint_dir=checkpoints)  # bad options fail here
-    try:
-        classifier._check_params()
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    classifier = _make_classifier(args, checkpoint_dir=checkpoints)
     X, Y, train_only, record = _training_data(args)
     fit_params = {} if train_only is None else {"train_only": train_only}
     meta = {"image_size": args.image_size, "channels": list(args.channels), **record,
@@ -395,7 +418,7 @@ def signal_name(signum):
 # ----------------------------------------------------------------------------- predict / evaluate
 def _cmd_predict(args):
     from .datasets import write_submission
-    from .datasets._kaggle import _resolve_csv
+    from .datasets._kaggle import resolve_csv
 
     _check_output(args.out, folder=False, what="submission file")
     classifier, meta = _load_model_dir(args.model, channels=args.channels,
@@ -408,7 +431,7 @@ def _cmd_predict(args):
     Y_pred = classifier.predict(data.images)
     try:
         path = write_submission(args.out, data.ids, Y_pred,
-                                template=_resolve_csv(args.data, args.ids))
+                                template=resolve_csv(args.data, args.ids))
     except ValueError as exc:
         raise CommandError(f"{exc} (were samples skipped for missing files?)") from None
     _say(f"Submission with {len(data.ids)} rows written to {path}")
@@ -550,10 +573,6 @@ def _cmd_lr_find(args):
     _check_output(out, folder=False, what="plot")
     X, Y, _, _ = _training_data(args)
     classifier = _make_classifier(args)
-    try:
-        classifier._check_params()
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     from ._console import device_summary
 
     _say(device_summary())
@@ -693,9 +712,9 @@ def _add_data_args(parser, *, labels=True):
 
 
 def _add_training_args(parser):
-    parser.add_argument("--image-size", type=int, default=64,
+    parser.add_argument("--image-size", type=_number(int, 32), default=64,
                         help="image side in px, >= 32 (default: %(default)s)")
-    parser.add_argument("--input-size", type=int, default=None,
+    parser.add_argument("--input-size", type=_number(int, 32), default=None,
                         help="resize the images to this side inside the network (>= 32; "
                              "default: the image size); e.g. load at 512 px, train at 128")
     parser.add_argument("--channels", type=_parse_channels, default=CHANNELS,
@@ -709,21 +728,25 @@ def _add_training_args(parser):
                              "override it")
     parser.add_argument("--backbone", choices=sorted(BACKBONE_NAMES), default=None,
                         help="the network (default: the recipe's)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=_number(int, 1), default=None,
                         help="training epochs (default: the recipe's; 10 for VGG16)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=_number(int, 1), default=None,
                         help="default: the recipe's (64 for VGG16)")
-    parser.add_argument("--learning-rate", type=float, default=None,
+    parser.add_argument("--learning-rate", type=_number(float, 0, low_open=True), default=None,
                         help="default: the recipe's (1e-4 for VGG16)")
     parser.add_argument("--lr-schedule", choices=("none", "warmup_cosine", "one_cycle", "step",
                                                   "plateau"), default=None,
                         help="learning-rate schedule (default: the recipe's; 'none' with the "
                              "report's Keras 2 decay for VGG16)")
-    parser.add_argument("--warmup-epochs", type=float, default=None,
+    parser.add_argument("--warmup-epochs", type=_number(float, 0), default=None,
                         help="warm-up of warmup_cosine, in epochs (default: 1)")
-    parser.add_argument("--optimizer", default=None, help="adam, adagrad, adamax, ...")
-    parser.add_argument("--activation", default=None, help="hidden-layer activation")
-    parser.add_argument("--dropout", type=float, default=None, help="default: the recipe's")
+    parser.add_argument("--optimizer", default=None, type=str.lower,
+                        choices=("adam", "adagrad", "adamax", "sgd", "rmsprop", "adamw", "nadam"),
+                        help="default: the recipe's (adam)")
+    parser.add_argument("--activation", default=None, type=_parse_activation,
+                        help="hidden-layer activation")
+    parser.add_argument("--dropout", type=_number(float, 0, high=1), default=None,
+                        help="default: the recipe's")
     parser.add_argument("--loss", choices=("binary_crossentropy", "focal"), default=None)
     parser.add_argument("--tta", choices=("none", "flips", "dihedral"), default=None,
                         help="test-time augmentation of the predictions: the mean over 4 flips "

@@ -39,7 +39,7 @@ __all__ = [
 _BOOTSTRAP_BLOCK_CELLS = 2**22
 
 
-def _class_names(n_labels):
+def class_names_of(n_labels):
     """The competition's class names when there are 28 labels, else ``"class <j>"``."""
     if n_labels == N_CLASSES:
         return list(CLASS_NAMES)
@@ -164,7 +164,7 @@ def per_class_scores(Y_true, Y_pred, *, class_names=None):
     tp, n_true, n_pred = _label_counts(Y_true, Y_pred)
     n_labels = tp.size
     if class_names is None:
-        class_names = _class_names(n_labels)
+        class_names = class_names_of(n_labels)
     elif len(class_names) != n_labels:
         raise ValueError(
             f"class_names has {len(class_names)} names but there are {n_labels} label columns."
@@ -265,7 +265,7 @@ def bootstrap_macro_f1(Y_true, Y_pred, *, n_boot=1000, confidence_level=0.95, ra
     return BootstrapResult(score, float(low), float(high), replicates)
 
 
-def _candidate_thresholds(y_score, thresholds):
+def candidate_thresholds(y_score, thresholds):
     """Candidate thresholds (n_candidates, n_labels), ascending in each column, for an int or an
     array ``thresholds`` (the ``"exact"`` case is handled by the caller)."""
     if isinstance(thresholds, Integral):
@@ -275,7 +275,7 @@ def _candidate_thresholds(y_score, thresholds):
     return np.broadcast_to(values[:, None], (values.size, y_score.shape[1]))
 
 
-def _check_threshold_grid(thresholds):
+def check_threshold_grid(thresholds):
     """Validate the ``thresholds`` argument beyond its type (shared with the tuner)."""
     if isinstance(thresholds, (str, Integral)):
         return thresholds
@@ -338,7 +338,7 @@ def f1_threshold_curves(Y_true, y_score, *, thresholds=100):
     >>> f1.ravel().round(3).tolist()
     [0.8, 0.5, 0.667]
     """
-    thresholds = _check_threshold_grid(thresholds)
+    thresholds = check_threshold_grid(thresholds)
     y_score = np.asarray(y_score, dtype=float)
     Y_true = check_label_matrix(Y_true, name="Y_true", n_samples=y_score.shape[0])
     if y_score.shape != Y_true.shape:
@@ -372,7 +372,7 @@ def f1_threshold_curves(Y_true, y_score, *, thresholds=100):
             np.where(first_of_tie, np.arange(n_samples), 0), axis=1
         )
     else:
-        candidates = _candidate_thresholds(y_score, thresholds).T
+        candidates = candidate_thresholds(y_score, thresholds).T
         n_below = np.stack(
             [
                 np.searchsorted(sorted_scores[j], candidates[j], side="left")

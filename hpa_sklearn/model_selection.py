@@ -21,7 +21,7 @@ from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.validation import _num_samples
 
 from ._validation import check_label_matrix
-from .metrics import _class_names, macro_f1_scorer, per_class_f1
+from .metrics import class_names_of, macro_f1_scorer, per_class_f1
 
 __all__ = [
     "ExtraTrainingSplit",
@@ -143,7 +143,7 @@ class MultilabelStratifiedKFold(_IterstratKFold):
         n_positive = Y.sum(axis=0, dtype=np.int64)
         rare = np.flatnonzero((n_positive > 0) & (n_positive < self.n_splits))
         if rare.size:
-            names = _class_names(Y.shape[1])
+            names = class_names_of(Y.shape[1])
             listed = ", ".join(f"{j} ({names[j]}: {n_positive[j]})" for j in rare)
             warnings.warn(
                 f"Class(es) {listed} have fewer positives than n_splits={self.n_splits}: some "

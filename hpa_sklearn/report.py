@@ -11,7 +11,7 @@ from ._atomic import atomic_write_json, atomic_write_text, save_figure
 from ._decision import apply_thresholds
 from ._validation import check_label_matrix, check_thresholds
 from .metrics import (
-    _class_names,
+    class_names_of,
     bootstrap_macro_f1,
     f1_threshold_curves,
     per_class_scores,
@@ -71,7 +71,7 @@ def compute_report(Y_true, proba, threshold=0.5, *, class_names=None, history=No
     if proba.shape != Y_true.shape:
         raise ValueError(f"proba has shape {proba.shape} but Y_true has {Y_true.shape}.")
     n_labels = Y_true.shape[1]
-    names = list(class_names) if class_names is not None else _class_names(n_labels)
+    names = list(class_names) if class_names is not None else class_names_of(n_labels)
     tuned_thresholds = check_thresholds(threshold, n_labels)
     settings = {"0.5": np.full(n_labels, 0.5), "tuned": tuned_thresholds}
     summary = {"n_samples": int(Y_true.shape[0]), "n_labels": n_labels}

@@ -37,9 +37,9 @@ from sklearn.utils.validation import _check_method_params, _num_samples, check_i
 from ._decision import apply_thresholds, positive_proba
 from ._validation import check_label_matrix
 from .metrics import (
-    _candidate_thresholds,
-    _check_threshold_grid,
-    _class_names,
+    candidate_thresholds,
+    check_threshold_grid,
+    class_names_of,
     _f1_from_counts,
     f1_threshold_curves,
     macro_f1,
@@ -117,7 +117,7 @@ def _bootstrap_thresholds(Y, proba, *, scoring, thresholds, default_threshold, n
             np.where(first_of_tie, np.arange(n_samples), 0), axis=1
         )
     elif not isinstance(thresholds, Integral):  # the same candidates for every replicate
-        grid = _candidate_thresholds(proba, thresholds).T  # (n_labels, n_candidates)
+        grid = candidate_thresholds(proba, thresholds).T  # (n_labels, n_candidates)
         grid_below = np.stack(
             [np.searchsorted(sorted_scores[j], grid[j], side="left") for j in range(n_labels)]
         )
@@ -483,7 +483,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             best = _label_frequency_thresholds(Y, proba)
         untunable = np.flatnonzero(n_positives == 0)
         if untunable.size:
-            names = _class_names(n_labels)
+            names = class_names_of(n_labels)
             listed = ", ".join(f"{j} ({names[j]})" for j in untunable)
             warnings.warn(
                 f"No positive sample of class(es) {listed} among the {Y.shape[0]} rows the "
@@ -526,7 +526,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             The fitted tuner.
         """
         Y = check_label_matrix(Y, n_samples=_num_samples(X))
-        _check_threshold_grid(self.thresholds)
+        check_threshold_grid(self.thresholds)
         if not np.isfinite(self.default_threshold):
             raise ValueError(
                 f"default_threshold must be finite; got {self.default_threshold!r}."

@@ -49,7 +49,7 @@ def _check_image_size(image_size):
     return int(image_size)
 
 
-def _check_id(sample_id, where):
+def check_id(sample_id, where):
     if (
         not sample_id
         or sample_id in (".", "..")
@@ -66,8 +66,8 @@ def _check_id(sample_id, where):
         )
 
 
-def _check_ids(ids, table):
-    """:func:`_check_id` on every id of a CSV column, with a fast path for the valid case."""
+def check_ids(ids, table):
+    """:func:`check_id` on every id of a CSV column, with a fast path for the valid case."""
     joined = "".join(ids)
     if (
         joined.isprintable()
@@ -79,7 +79,7 @@ def _check_ids(ids, table):
     ):
         return
     for i, sample_id in enumerate(ids):
-        _check_id(sample_id, table.where(i))
+        check_id(sample_id, table.where(i))
 
 
 def read_label_csv(csv_path):
@@ -100,7 +100,7 @@ def read_label_csv(csv_path):
     if not table.rows:
         raise ValueError(f"{csv_path}: the file has a header but no rows.")
     id_list = table.column("Id")
-    _check_ids(id_list, table)
+    check_ids(id_list, table)
     check_unique(id_list, table)
     ids = np.array(id_list, dtype=object)
     if "Target" not in table.header:
@@ -116,7 +116,7 @@ def read_label_csv(csv_path):
     return ids, parse_label_column(table, "Target")
 
 
-def _resolve_csv(path, labels):
+def resolve_csv(path, labels):
     labels = Path(labels)
     if not labels.is_absolute() and (Path(path) / labels).is_file():
         return Path(path) / labels
@@ -366,7 +366,7 @@ def load_hpa(
         raise ValueError(f"cache_check must be 'stat' or 'content'; got {cache_check!r}.")
     formats = AUTO_ORDER if image_format == "auto" else (image_format,)
 
-    csv_path = _resolve_csv(path, labels)
+    csv_path = resolve_csv(path, labels)
     all_ids, Y = read_label_csv(csv_path)
     if ids is not None:
         position = {sample_id: i for i, sample_id in enumerate(all_ids)}
@@ -484,7 +484,7 @@ def write_kaggle_layout(path, images, ids, target=None, *, channels=CHANNELS, la
     if len(ids) != len(images):
         raise ValueError(f"got {len(ids)} ids for {len(images)} images.")
     for i, sample_id in enumerate(ids):
-        _check_id(sample_id, f"ids[{i}]")
+        check_id(sample_id, f"ids[{i}]")
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique.")
     labelled = target is not None

@@ -8,7 +8,7 @@ import numpy as np
 from .._atomic import atomic_write_text
 from ._constants import N_CLASSES
 from ._csv import check_unique, csv_text, parse_label_column, read_csv
-from ._kaggle import _check_id, _check_ids, read_label_csv
+from ._kaggle import check_id, check_ids, read_label_csv
 from ._labels import indicator_to_labels
 
 
@@ -58,7 +58,7 @@ def write_submission(path, ids, Y_pred, *, template=None):
     if not np.isin(Y_pred, (0, 1)).all():
         raise ValueError("Y_pred must be a 0/1 label matrix; apply the thresholds first (predict).")
     for i, sample_id in enumerate(ids):
-        _check_id(sample_id, f"ids[{i}]")
+        check_id(sample_id, f"ids[{i}]")
     _check_unique_sequence(ids, "ids")
     if template is not None:
         if isinstance(template, (str, os.PathLike)):
@@ -111,7 +111,7 @@ def read_submission(path):
     if table.header != ["Id", "Predicted"]:
         raise ValueError(f"{path}: expected columns ['Id', 'Predicted']; got {table.header}.")
     ids = table.column("Id")
-    _check_ids(ids, table)
+    check_ids(ids, table)
     check_unique(ids, table)
     Y = parse_label_column(table, "Predicted", allow_empty=True)
     return np.array(ids, dtype=object), Y
