@@ -219,8 +219,11 @@ def _run_seed(args, seed, pilot, workdir):
         info = pilot["backbones"][backbone]
         epochs = info["epochs"]
         folder = Path(workdir) / f"seed{seed}-{backbone}"
-        for tta in (None, "dihedral"):
-            for strategy in STRATEGIES:
+        variants = [(tta, strategy) for tta in (None, "dihedral") for strategy in STRATEGIES]
+        if args.quick:
+            variants = [(None, "plain"), ("dihedral", "bootstrap")]
+        for tta, strategy in variants:
+            if True:
                 clf = _modern(backbone, lr=info["learning_rate"], schedule=info["schedule"],
                               epochs=epochs, seed=seed, batch_size=args.batch_size,
                               checkpoint_dir=folder, tta=tta)
@@ -232,6 +235,8 @@ def _run_seed(args, seed, pilot, workdir):
                        trained, X_test, backbone=backbone, epochs=epochs, tta=tta,
                        strategy=strategy, schedule=info["schedule"],
                        learning_rate=info["learning_rate"], restore_s=seconds)
+    if args.quick:
+        return rows  # the fold ensemble costs three more fits
     best = pilot["best_backbone"]
     info = pilot["backbones"][best]
     epochs = _epochs_in(pilot["budget_s"], info["seconds_per_epoch"], info["overhead_s"],

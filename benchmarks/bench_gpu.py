@@ -1,5 +1,5 @@
-"""Training and prediction throughput of HPAVGG16Classifier on an accelerator, as a fraction of its
-16-bit peak, and whether the input path keeps up.
+"""Training and prediction throughput of HPAClassifier (every backbone) on an accelerator, as a
+fraction of its 16-bit peak, and whether the input path keeps up.
 
 For each image size: train two epochs of synthetic uint8 images (the second epoch is timed; the
 first includes compilation), predict twice (the second is timed), and time the input path alone
@@ -7,7 +7,8 @@ first includes compilation), predict twice (the second is timed), and time the i
 the network itself (2 * multiply-adds of every convolution and dense layer; a training step counts
 3 forward passes: forward, and the two products of the backward pass).
 
-Usage (GPU, JAX):   KERAS_BACKEND=jax python benchmarks/bench_gpu.py --sizes 224 512
+Usage (GPU, JAX):   KERAS_BACKEND=jax python benchmarks/bench_gpu.py --sizes 224 512 \
+                        --backbones vgg16 resnet50 densenet121 efficientnetv2b0 mobilenetv3small
 Usage (CPU smoke):  python benchmarks/bench_gpu.py --quick
 """
 
@@ -77,10 +78,10 @@ def _peak_for(device_kind, override):
     return None
 
 
-def measure(size, *, batch_size, steps, precision, workers):
+def measure(size, *, batch_size, steps, precision, workers, backbone="vgg16"):
     import keras
 
-    from hpa_sklearn import HPAVGG16Classifier
+    from hpa_sklearn import HPAClassifier
     from hpa_sklearn._feeding import ImageBatches
 
     n = batch_size * steps
@@ -97,9 +98,9 @@ def measure(size, *, batch_size, steps, precision, workers):
         def on_epoch_end(self, epoch, logs=None):
             epoch_times.append(time.perf_counter() - self.start)
 
-    clf = HPAVGG16Classifier(weights=None, epochs=2, batch_size=batch_size, verbose=0,
-                             random_state=0, mixed_precision=precision, jit_compile=True,
-                             workers=workers, callbacks=[Timer()])
+    clf = HPAClassifier(backbone=backbone, weights=None, epochs=2, batch_size=batch_size,
+                        verbose=0, random_state=0, mixed_precision=precision, jit_compile=True,
+                        workers=workers, callbacks=[Timer()])
     clf.fit(X, Y)
     train_ips = n / epoch_times[-1]
     clf.predict_proba(X)
@@ -115,6 +116,7 @@ def measure(size, *, batch_size, steps, precision, workers):
 
     flops = network_flops(clf.model_)
     return {
+        "backbone": backbone,
         "image_size": size,
         "batch_size": batch_size,
         "images": n,
@@ -132,6 +134,8 @@ def measure(size, *, batch_size, steps, precision, workers):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512])
+    parser.add_argument("--backbones", nargs="+", default=["vgg16"],
+                        help="hpa_sklearn.backbones names (default: vgg16)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="batches per timed epoch")
     parser.add_argument("--precision", default="mixed_bfloat16",
@@ -151,9 +155,9 @@ def main(argv=None):
     platform_name, device_kind = _device_name()
     peak = _peak_for(device_kind, args.peak_tflops)
     rows = []
-    for size in args.sizes:
+    for backbone, size in [(b, z) for b in args.backbones for z in args.sizes]:
         row = measure(size, batch_size=args.batch_size, steps=args.steps, precision=precision,
-                      workers=args.workers)
+                      workers=args.workers, backbone=backbone)
         if peak and platform_name != "cpu":
             row["train_fraction_of_peak"] = row["train_tflops"] / peak
             row["predict_fraction_of_peak"] = row["predict_tflops"] / peak
@@ -178,14 +182,14 @@ def main(argv=None):
         f"Device: {device_kind} ({platform_name}), Keras backend {result['backend']}, "
         f"16-bit peak {peak or 'unknown'} TFLOP/s. Command: `{result['command']}`",
         "",
-        "| size | precision | batch | GFLOP/img (fwd) | train img/s | predict img/s | "
+        "| backbone | size | precision | batch | GFLOP/img (fwd) | train img/s | predict img/s | "
         "train % of peak | input path / train |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         share = r.get("train_fraction_of_peak")
         lines.append(
-            f"| {r['image_size']} | {r['precision']} | {r['batch_size']} | "
+            f"| {r['backbone']} | {r['image_size']} | {r['precision']} | {r['batch_size']} | "
             f"{r['forward_gflops_per_image']:.1f} | {r['train_images_per_s']:.1f} | "
             f"{r['predict_images_per_s']:.1f} | "
             f"{'n/a' if share is None else f'{100 * share:.1f}%'} | "
