@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-BACKBONES = ("mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
+BACKBONES = ("smallcnn", "mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
 SCHEDULES = ("warmup_cosine", "one_cycle", "step", "plateau")
 STRATEGIES = {"plain": {}, "bootstrap": {"n_bootstrap": 100}}
 
@@ -57,7 +57,7 @@ def _parse():
     args.size = args.size or 32
     args.epochs = args.epochs or (1 if quick else 10)
     args.seeds = args.seeds if args.seeds is not None else ([0] if quick else [0, 1, 2])
-    args.backbones = args.backbones or (["mobilenetv3small"] if quick else list(BACKBONES))
+    args.backbones = args.backbones or (["smallcnn"] if quick else list(BACKBONES))
     args.schedules = args.schedules or (["warmup_cosine"] if quick else list(SCHEDULES))
     if quick:
         args.batch_size = 16

@@ -68,7 +68,7 @@ def main():
                         help="load_hpa samples/s at 128 px for the projection")
     args = parser.parse_args()
     n = args.n or (32 if args.quick else 512)
-    size = 64 if args.quick else 128
+    size = 32 if args.quick else 128
     epochs = 2 if args.quick else 3
     _common.quiet_tensorflow()
     from hpa_sklearn import HPAVGG16Classifier

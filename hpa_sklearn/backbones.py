@@ -2,18 +2,20 @@
 network, how its ImageNet weights expect their input, and how their first kernel is extended to the
 HPA's four stains.
 
-Every backbone takes images of any size >= 32 px and 1 to 4 channels. With pretrained weights the
-network is built for the input's channels and the 3-channel ImageNet weights are copied layer by
-layer; the one kernel whose input axis differs (the first convolution's) is mapped channel by
-channel (:func:`extend_first_kernel`; also for 3 channels, whose order may differ from the
-kernel's). That kernel is found as the first one over 3 input channels, not by layer name, so the
-same code serves every architecture.
+Every backbone takes images of any size >= 32 px and 1 to 4 channels. "smallcnn" is the one not
+from ``keras.applications``: a plain batch-normalized CNN (8 convolutions, 1.2 M weights) that
+trains from scratch only, about 6 times faster per image than VGG16 on a CPU. With pretrained
+weights the network is built for the input's channels and the 3-channel ImageNet weights are
+copied layer by layer; the one kernel whose input axis differs (the first convolution's) is
+mapped channel by channel (:func:`extend_first_kernel`; also for 3 channels, whose order may
+differ from the kernel's). That kernel is found as the first one over 3 input channels, not by
+layer name, so the same code serves every architecture.
 
 Examples
 --------
 >>> from hpa_sklearn.backbones import BACKBONES, get_backbone
 >>> sorted(BACKBONES)
-['densenet121', 'efficientnetv2b0', 'mobilenetv3small', 'resnet50', 'vgg16']
+['densenet121', 'efficientnetv2b0', 'mobilenetv3small', 'resnet50', 'smallcnn', 'vgg16']
 >>> get_backbone("densenet121").kernel_order
 'rgb'
 """
@@ -39,7 +41,8 @@ class Backbone:
     name : str
         The value of ``backbone``.
     application : str
-        The ``keras.applications`` constructor.
+        The ``keras.applications`` constructor, or the name of a network defined here (then
+        without pretrained weights).
     options : dict
         Extra keyword arguments of the constructor (e.g. no built-in preprocessing: inputs are
         standardized by the classifier).
@@ -64,6 +67,11 @@ class Backbone:
     he_init: bool = False
     note: str = ""
 
+    @property
+    def pretrained(self):
+        """Whether ImageNet weights exist for this backbone."""
+        return self.application not in _OWN_NETWORKS
+
 
 BACKBONES = {
     spec.name: spec
@@ -81,8 +89,40 @@ BACKBONES = {
         Backbone("mobilenetv3small", "MobileNetV3Small", {"include_preprocessing": False},
                  kernel_order="rgb", input_std=IMAGENET_PIXEL_STD / 127.5,
                  note="small and fast: the one that trains well on a CPU (1 M weights)"),
+        Backbone("smallcnn", "SmallCNN", {"widths": (32, 64, 128, 256)},
+                 note="a plain batch-normalized CNN from scratch (8 convolutions, 1.2 M weights; "
+                      "no pretrained weights): quick on a CPU"),
     )
 }
+
+
+def small_cnn(input_shape, widths=(32, 64, 128, 256), seed=0, name="smallcnn"):
+    """A plain batch-normalized CNN: per width, two 3x3 convolutions (batch norm, ReLU), then
+    2x2 max pooling between the blocks. No top; He-initialized from ``seed``.
+
+    Examples
+    --------
+    >>> from hpa_sklearn.backbones import small_cnn
+    >>> small_cnn((32, 32, 4)).output_shape
+    (None, 4, 4, 256)
+    """
+    import keras
+
+    x = inputs = keras.Input(shape=tuple(input_shape), name="image")
+    for i, width in enumerate(widths):
+        if i:
+            x = keras.layers.MaxPooling2D(name=f"block{i + 1}_pool")(x)
+        for j in range(2):
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                    kernel_initializer=keras.initializers.HeNormal(
+                                        seed=seed + 2 * i + j),
+                                    name=f"block{i + 1}_conv{j + 1}")(x)
+            x = keras.layers.BatchNormalization(name=f"block{i + 1}_bn{j + 1}")(x)
+            x = keras.layers.Activation("relu", name=f"block{i + 1}_relu{j + 1}")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+_OWN_NETWORKS = {"SmallCNN": small_cnn}
 
 
 def get_backbone(name):
@@ -131,9 +171,11 @@ def extend_first_kernel(kernel, channels, yellow_init="red", kernel_order="rgb")
     return np.stack(slices, axis=2)
 
 
-def _construct(spec, input_shape, weights):
+def _construct(spec, input_shape, weights, seed=0):
     import keras
 
+    if not spec.pretrained:
+        return _OWN_NETWORKS[spec.application](input_shape, seed=seed, **spec.options)
     constructor = getattr(keras.applications, spec.application)
     with warnings.catch_warnings():  # "usually expects 1 or 3 input channels": 2 and 4 are ours
         warnings.filterwarnings("ignore", message=".*input channels", category=UserWarning)
@@ -146,6 +188,10 @@ def _construct(spec, input_shape, weights):
 
 def _pretrained(spec, weights):
     """The 3-channel backbone with ``weights`` ("imagenet" or a file), or a clear error."""
+    if not spec.pretrained:
+        raise ValueError(f"backbone {spec.name!r} has no pretrained weights; got weights="
+                         f"{weights!r}. Pass weights=None (it trains from scratch) or choose "
+                         f"another backbone.")
     source = "imagenet" if weights == "imagenet" else os.fspath(weights)
     if source != "imagenet" and not os.path.isfile(source):
         raise FileNotFoundError(
@@ -196,7 +242,9 @@ def build_backbone(name, input_shape, *, weights=None, channels=None, yellow_ini
                          f"{height}x{width}.")
     channels = tuple(channels) if channels is not None else (
         ("green",) if n_channels == 1 else ("red", "green", "blue", "yellow")[:n_channels])
-    base = _construct(spec, tuple(input_shape), None)
+    if weights is not None and not spec.pretrained:
+        _pretrained(spec, weights)  # the error that says so
+    base = _construct(spec, tuple(input_shape), None, seed=seed)
     if weights is None:
         if spec.he_init:
             convolutions = [layer for layer in base.layers

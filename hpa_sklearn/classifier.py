@@ -126,17 +126,18 @@ class HPAClassifier(KerasClassifier):
     the backbone's pretrained weights expect.
 
     The backbone is any of :data:`hpa_sklearn.backbones.BACKBONES` (VGG16, ResNet50, DenseNet121,
-    EfficientNetV2-B0, MobileNetV3-Small), a parameter like any other (``GridSearchCV`` can search
-    it). The other defaults are the original report's chosen values (batch 64, Adam, learning rate
-    1e-4 with Keras 2 decay 5e-5, relu, dropout 0.2, binary cross-entropy, threshold 0.5);
-    :func:`hpa_sklearn.recipes.make_classifier` gives named configurations that learn more (the
-    "cpu" recipe: MobileNetV3-Small with a warm-up and cosine schedule).
+    EfficientNetV2-B0, MobileNetV3-Small, and a small batch-normalized CNN), a parameter like any
+    other (``GridSearchCV`` can search it). The other defaults are the original report's chosen
+    values (batch 64, Adam, learning rate 1e-4 with Keras 2 decay 5e-5, relu, dropout 0.2, binary
+    cross-entropy, threshold 0.5); :func:`hpa_sklearn.recipes.make_classifier` gives named
+    configurations that learn more (the "cpu" recipe: MobileNetV3-Small with a warm-up and cosine
+    schedule).
 
     Parameters
     ----------
     backbone : str, default="vgg16"
-        The convolutional base: "vgg16", "resnet50", "densenet121", "efficientnetv2b0" or
-        "mobilenetv3small" (see :mod:`hpa_sklearn.backbones`).
+        The convolutional base: "vgg16", "resnet50", "densenet121", "efficientnetv2b0",
+        "mobilenetv3small" or "smallcnn" (from scratch only; see :mod:`hpa_sklearn.backbones`).
     weights : None, "imagenet" or path, default="imagenet"
         Initial weights of the backbone: random (None), ImageNet (downloaded once by Keras), or a
         no-top weights file of that backbone in the ImageNet (3-channel) layout. The first
@@ -422,6 +423,11 @@ class HPAClassifier(KerasClassifier):
                 f"activation {self.activation!r} is not a Keras activation; the report tuned "
                 "'relu', 'sigmoid' and 'tanh'."
             ) from None
+        if self.weights is not None and not BACKBONES[self.backbone].pretrained:
+            raise ValueError(
+                f"backbone {self.backbone!r} has no pretrained weights; got weights="
+                f"{self.weights!r}. Pass weights=None (it trains from scratch) or another backbone."
+            )
         if self.lr_schedule is not None and self.decay:
             raise ValueError(
                 f"decay={self.decay} applies with lr_schedule=None only; set decay=0 to use "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backbones import BACKBONES
 from .datasets import CHANNELS, CLASS_NAMES, N_CLASSES
 
 MODEL_FILE = "hpa_model.json"
@@ -240,11 +241,15 @@ def _make_classifier(args, *, checkpoint_dir=None):
         params["augmentation"] = ImageAugmenter(random_state=args.seed)
     if args.early_stopping:
         params["early_stopping"] = True
-    return make_classifier(
-        args.recipe, weights=args.weights, channels=args.channels, at_least_one_label=True,
+    classifier = make_classifier(
+        args.recipe, channels=args.channels, at_least_one_label=True,
         checkpoint_dir=checkpoint_dir, random_state=args.seed, verbose=_keras_verbose(),
         **params,
     )
+    weights = args.weights
+    if weights == _DEFAULT_WEIGHTS:  # ImageNet where the backbone has such weights
+        weights = "imagenet" if BACKBONES[classifier.backbone].pretrained else None
+    return classifier.set_params(weights=weights)
 
 
 def _resume_command(args, checkpoints):
@@ -691,7 +696,8 @@ def _cmd_cache(args):
 
 
 # ----------------------------------------------------------------------------- parser
-BACKBONE_NAMES = ("vgg16", "resnet50", "densenet121", "efficientnetv2b0", "mobilenetv3small")
+BACKBONE_NAMES = tuple(BACKBONES)
+_DEFAULT_WEIGHTS = "default"
 
 
 def _add_data_args(parser, *, labels=True):
@@ -751,9 +757,10 @@ def _add_training_args(parser):
     parser.add_argument("--tta", choices=("none", "flips", "dihedral"), default=None,
                         help="test-time augmentation of the predictions: the mean over 4 flips "
                              "or the 8 rotations and reflections (default: the recipe's)")
-    parser.add_argument("--weights", type=_parse_weights, default="imagenet",
+    parser.add_argument("--weights", type=_parse_weights, default=_DEFAULT_WEIGHTS,
                         help="'imagenet' (downloaded by Keras), 'none' (from scratch) or a no-top "
-                             "weights file of the backbone (default: imagenet)")
+                             "weights file of the backbone (default: imagenet, or none for a "
+                             "backbone without pretrained weights)")
     parser.add_argument("--augment", action="store_true",
                         help="random flips, rotations, zoom, shifts, brightness in training")
     parser.add_argument("--early-stopping", action="store_true",

@@ -18,7 +18,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPTS = ("bench_memory", "bench_speed", "bench_loader", "bench_search_cost", "bench_macro_f1",
-           "bench_thresholds", "bench_search_memory", "bench_threshold_strategies")
+           "bench_thresholds", "bench_search_memory", "bench_full_size",
+           "bench_threshold_strategies", "bench_cpu_recipe", "bench_macro_f1_recipes")
+# runs of a script in another mode: name -> (script, extra arguments)
+MODES = {"bench_macro_f1_recipes": ("bench_macro_f1", ["--recipes"])}
 TIMEOUT_S = 600
 
 pytestmark = pytest.mark.slow
@@ -30,11 +33,12 @@ def quick_runs(tmp_path_factory):
     runs = {}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     for name in SCRIPTS:
+        script, extra = MODES.get(name, (name, []))
         out = tmp_path_factory.mktemp(name)
         log = open(out / "log.txt", "w")
         proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--quick", "--out",
-             str(out)],
+            [sys.executable, str(REPO_ROOT / "benchmarks" / f"{script}.py"), "--quick", *extra,
+             "--out", str(out)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         runs[name] = (proc, out, log)
     yield runs
@@ -147,6 +151,34 @@ def test_bench_search_memory(quick_runs):
     assert result["same_scores_in_every_mode"]
     assert set(result["in_process_rss_after_fit_mib"]) == {"1", "2"}
 
+
+def test_bench_full_size(quick_runs):
+    result = _result(quick_runs, "bench_full_size")
+    _has_run_metadata(result)
+    if isinstance(result.get("skipped"), str):  # no real data here (else: the stages skipped)
+        pytest.skip(result["skipped"])
+    stages = result["stages"]
+    links = result["links"]
+    assert links["hard"] + links["symbolic"] == 4 * (152 + 76 + 4)  # no pixel copied
+    for name in ("load_train", "load_test", "load_hpav18", "load_train_combined_size"):
+        load = stages[name]
+        assert load["seconds"] > 0 and load["samples_per_s"] > 0 and load["cache_bytes"] > 0
+        assert load["memory"]["load"]["tree_rss_mib"] >= load["memory"]["load"]["main_rss_mib"]
+        assert load["memory"]["load"]["max_processes"] >= 2  # the loader's workers were seen
+        assert "fsync_s" in load and "reserve_s" in load and load["reload_read_gb_per_s"] > 0
+    fit = stages["fit_predict"]
+    assert fit["n_train"] == 152 and fit["n_test"] == 76 and fit["proba_finite"]
+    assert fit["memory"]["fit"]["main_anon_mib"] > 0 and fit["predict_images_per_s"] > 0
+    combined = stages["combined_fit"]
+    assert combined["n_train"] == 152 + 4 and combined["images_type"] == "LazyImages"
+    for name in ("cli_train", "cli_predict"):
+        assert stages[name]["returncode"] == 0, stages[name]["output"]
+        assert stages[name]["command"].startswith(f"hpa-sklearn {name[4:]} ")
+    assert stages["cli_predict"]["submission_rows"] == 76
+    assert not result["skipped"]
+    assert result["disk"]["free_after_cleanup_gb"] > 0
+
+
 def test_bench_threshold_strategies(quick_runs):
     result = _result(quick_runs, "bench_threshold_strategies")
     _has_run_metadata(result)
@@ -167,3 +199,27 @@ def test_bench_threshold_strategies(quick_runs):
         assert row["gap_macro_f1"] == pytest.approx(row["tune_macro_f1"] - row["test_macro_f1"])
     plain = next(r for r in setting["summary"] if r["strategy"] == "f1 (plain)")
     assert plain["test_macro_f1_minus_plain"] == 0.0
+
+
+def test_bench_cpu_recipe(quick_runs):
+    result = _result(quick_runs, "bench_cpu_recipe")
+    _has_run_metadata(result)
+    for row in ("cpu_recipe", "vgg16_library"):
+        assert result[row]["images_per_s"] > 0 and result[row]["fixed_s"] >= 0
+    assert result["cpu_recipe"]["predict_tta_images_per_s"] > 0
+    projection = result["projection"]
+    assert projection["train_total_h"] > projection["final_fit_s"] / 3600 > 0
+
+
+def test_bench_macro_f1_recipes(quick_runs):
+    result = _result(quick_runs, "bench_macro_f1_recipes")
+    _has_run_metadata(result)
+    rows = {row["row"] for row in result["table"]}
+    assert any(row.startswith("report") for row in rows)
+    assert any(row.startswith("vgg16 library") for row in rows)
+    assert any("tta dihedral, bootstrap" in row for row in rows)
+    pilot = result["pilot"]
+    assert pilot["budget_s"] > 0 and pilot["best_backbone"] in pilot["backbones"]
+    for info in pilot["backbones"].values():
+        assert info["epochs"] >= 1 and info["schedule"] in info["schedules"]
+    assert result["target_met"] in (True, False)

@@ -1,4 +1,7 @@
-"""Checkpoints, graceful stops and exact resume of HPAVGG16Classifier; the saved folder's checks.
+"""Checkpoints, graceful stops and exact resume of the classifier; the saved folder's checks.
+
+All of it lives in the base class shared by every backbone: the small batch-normalized CNN stands
+in for them (its batch statistics are one more state that a resume must restore).
 
 Signals are really sent (to this process, from a Keras callback at a chosen batch); the resumed
 fit must end with the same weights as an uninterrupted one (TensorFlow op determinism, CPU).
@@ -14,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hpa_sklearn import HPAVGG16Classifier, ImageAugmenter, TrainingInterrupted
+from hpa_sklearn import HPAClassifier, ImageAugmenter, TrainingInterrupted
 from hpa_sklearn.datasets import make_hpa_like
 
 
@@ -25,8 +28,8 @@ def data():
 
 def _params(**extra):
     # dropout, augmentation and early stopping: every random stream a resume must restore
-    return {**dict(weights=None, epochs=3, batch_size=8, verbose=0, random_state=0,
-                   augmentation=ImageAugmenter(random_state=1), early_stopping=True,
+    return {**dict(backbone="smallcnn", weights=None, epochs=3, batch_size=8, verbose=0,
+                   random_state=0, augmentation=ImageAugmenter(random_state=1), early_stopping=True,
                    validation_fraction=0.2, patience=5, hidden_units=32), **extra}
 
 
@@ -47,14 +50,27 @@ class _SignalAt(keras.callbacks.Callback):
 @pytest.fixture(scope="module")
 def uninterrupted(data):
     X, Y = data
-    return HPAVGG16Classifier(**_params()).fit(X, Y)
+    return HPAClassifier(**_params()).fit(X, Y)
+
+
+@pytest.fixture
+def terminal_signals():
+    """SIGINT and SIGTERM as in a terminal (a background job starts with SIGINT ignored, which
+    the training then leaves alone); restored afterwards."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
 
 
 @pytest.mark.parametrize("signum, at", [(signal.SIGTERM, 6), (signal.SIGINT, 4)])
-def test_interrupted_fit_resumes_to_the_same_model(data, uninterrupted, tmp_path, signum, at):
+def test_interrupted_fit_resumes_to_the_same_model(data, uninterrupted, tmp_path, signum, at,
+                                                   terminal_signals):
     X, Y = data
-    interrupted = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path,
-                                               callbacks=[_SignalAt(at, signum)]))
+    interrupted = HPAClassifier(**_params(checkpoint_dir=tmp_path,
+                                          callbacks=[_SignalAt(at, signum)]))
     with pytest.raises(TrainingInterrupted) as info:
         interrupted.fit(X, Y)
     exc = info.value
@@ -66,9 +82,9 @@ def test_interrupted_fit_resumes_to_the_same_model(data, uninterrupted, tmp_path
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     # the classifier keeps what it reached: it predicts, and its checkpoint loads
     assert interrupted.predict_proba(X[:2]).shape == (2, 28)
-    assert HPAVGG16Classifier.load(exc.checkpoint).predict_proba(X[:2]).shape == (2, 28)
+    assert HPAClassifier.load(exc.checkpoint).predict_proba(X[:2]).shape == (2, 28)
 
-    resumed = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path)).fit(X, Y)
+    resumed = HPAClassifier(**_params(checkpoint_dir=tmp_path)).fit(X, Y)
     assert len(resumed.history_["loss"]) == len(uninterrupted.history_["loss"]) == 3
     np.testing.assert_array_equal(resumed.predict_proba(X), uninterrupted.predict_proba(X))
     np.testing.assert_allclose(resumed.history_["val_loss"], uninterrupted.history_["val_loss"],
@@ -77,21 +93,21 @@ def test_interrupted_fit_resumes_to_the_same_model(data, uninterrupted, tmp_path
 
 def test_finished_checkpoint_is_restored_and_can_be_extended(data, uninterrupted, tmp_path):
     X, Y = data
-    first = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path, epochs=2)).fit(X, Y)
+    first = HPAClassifier(**_params(checkpoint_dir=tmp_path, epochs=2)).fit(X, Y)
     counter = _SignalAt(at=10**9)
-    again = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path, epochs=2, callbacks=[counter]))
+    again = HPAClassifier(**_params(checkpoint_dir=tmp_path, epochs=2, callbacks=[counter]))
     again.fit(X, Y)
     assert counter.seen == 0  # nothing trained: the finished fit was restored
     np.testing.assert_array_equal(again.predict_proba(X), first.predict_proba(X))
     # a larger epochs continues the same fit: the same as three epochs in one go
-    longer = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path, epochs=3)).fit(X, Y)
+    longer = HPAClassifier(**_params(checkpoint_dir=tmp_path, epochs=3)).fit(X, Y)
     assert len(longer.history_["loss"]) == 3
     np.testing.assert_array_equal(longer.predict_proba(X), uninterrupted.predict_proba(X))
 
 
 def test_checkpoint_key_follows_the_data_and_the_training_parameters(data, tmp_path):
     X, Y = data
-    clf = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path))
+    clf = HPAClassifier(**_params(checkpoint_dir=tmp_path))
     key = clf._checkpoint_folder(X, Y, None)
     assert key == clf._checkpoint_folder(X.copy(), Y.copy(), None)
     assert key == clf.set_params(epochs=9, threshold=0.3, verbose=1)._checkpoint_folder(X, Y, None)
@@ -104,7 +120,7 @@ def test_checkpoint_key_follows_the_data_and_the_training_parameters(data, tmp_p
 
 def test_unusable_checkpoint_warns_and_trains_afresh(data, tmp_path):
     X, Y = data
-    clf = HPAVGG16Classifier(**_params(checkpoint_dir=tmp_path, epochs=1, early_stopping=False))
+    clf = HPAClassifier(**_params(checkpoint_dir=tmp_path, epochs=1, early_stopping=False))
     folder = clf._checkpoint_folder(X, Y, None)
     folder.mkdir(parents=True)
     (folder / "training.json").write_text("{not json")
@@ -114,9 +130,9 @@ def test_unusable_checkpoint_warns_and_trains_afresh(data, tmp_path):
     assert json.loads((folder / "training.json").read_text())["epochs_done"] == 1
 
 
-def test_interruption_without_checkpoints_keeps_the_weights(data):
+def test_interruption_without_checkpoints_keeps_the_weights(data, terminal_signals):
     X, Y = data
-    clf = HPAVGG16Classifier(**_params(callbacks=[_SignalAt(2)]))
+    clf = HPAClassifier(**_params(callbacks=[_SignalAt(2)]))
     with pytest.raises(TrainingInterrupted) as info:
         clf.fit(X, Y)
     assert info.value.checkpoint is None and info.value.batches_done == 2
@@ -133,14 +149,14 @@ def test_non_finite_pixels_are_refused_with_count_and_first_sample(data, tmp_pat
     Xf.flush()
     Xr = np.load(tmp_path / "x.npy", mmap_mode="r")
     with pytest.raises(ValueError, match=r"2 NaN or infinite pixel.*sample 3"):
-        HPAVGG16Classifier(weights=None, epochs=1, verbose=0).fit(Xr, Y)
+        HPAClassifier(backbone="smallcnn", weights=None, epochs=1, verbose=0).fit(Xr, Y)
 
 
 def test_rot90_on_non_square_images_is_refused_before_training():
     X = np.zeros((4, 32, 48, 4), dtype=np.uint8)
     Y = np.eye(4, 28, dtype=np.uint8)
-    clf = HPAVGG16Classifier(weights=None, epochs=1, verbose=0,
-                             augmentation=ImageAugmenter(rot90=True))
+    clf = HPAClassifier(backbone="smallcnn", weights=None, epochs=1, verbose=0,
+                        augmentation=ImageAugmenter(rot90=True))
     with pytest.raises(ValueError, match=r"rot90=True\) needs square images.*32x48"):
         clf.fit(X, Y)
     assert not clf.__sklearn_is_fitted__()
@@ -152,8 +168,8 @@ def test_rot90_on_non_square_images_is_refused_before_training():
 @pytest.fixture(scope="module")
 def saved(data, tmp_path_factory):
     X, Y = data
-    clf = HPAVGG16Classifier(weights=None, epochs=1, batch_size=8, verbose=0, random_state=0,
-                             hidden_units=16).fit(X, Y)
+    clf = HPAClassifier(backbone="smallcnn", weights=None, epochs=1, batch_size=8, verbose=0,
+                        random_state=0, hidden_units=16).fit(X, Y)
     folder = clf.save(tmp_path_factory.mktemp("saved") / "model")
     return folder, clf.predict_proba(X[:4]), X[:4]
 
@@ -176,7 +192,8 @@ def _edit(target, change):
 _DAMAGE = {
     "params key missing": (lambda s: s["params"].pop("epochs"), "params.epochs: missing"),
     "params key added": (lambda s: s["params"].update(speed=3), "params.speed: unknown"),
-    "epochs a string": (lambda s: s["params"].update(epochs="ten"), "epochs must be an integer"),
+    "epochs a string": (lambda s: s["params"].update(epochs="ten"),
+                        "'epochs' parameter of HPAClassifier must be an int"),
     "fitted key missing": (lambda s: s["fitted"].pop("channels_"), "fitted.channels_: missing"),
     "fitted key added": (lambda s: s["fitted"].update(extra_=1), "fitted.extra_: unknown"),
     "shape a string": (lambda s: s["fitted"].update(image_shape_="32x32"), "fitted.image_shape_"),
@@ -196,7 +213,7 @@ def test_damaged_estimator_json_is_one_value_error_naming_file_and_key(saved, tm
     target = _copy(saved[0], tmp_path)
     _edit(target, change)
     with pytest.raises(ValueError, match="estimator.json") as info:
-        HPAVGG16Classifier.load(target)
+        HPAClassifier.load(target)
     assert expected in str(info.value)
 
 
@@ -214,7 +231,7 @@ def test_damaged_network_file_is_a_value_error_naming_it(saved, tmp_path, damage
         inputs = keras.Input((16, 16, 4))
         keras.Model(inputs, keras.layers.Dense(28)(keras.layers.Flatten()(inputs))).save(model)
     with pytest.raises(ValueError, match="model.keras"):
-        HPAVGG16Classifier.load(target)
+        HPAClassifier.load(target)
 
 
 def test_planted_lambda_layer_is_refused(saved, tmp_path):
@@ -225,7 +242,7 @@ def test_planted_lambda_layer_is_refused(saved, tmp_path):
     outputs = keras.layers.Dense(28, activation="sigmoid")(outputs)
     keras.Model(inputs, outputs).save(target / "model.keras")
     with pytest.raises(ValueError, match="model.keras cannot be loaded.*(Lambda|safe_mode)"):
-        HPAVGG16Classifier.load(target)
+        HPAClassifier.load(target)
 
 
 def test_format_1_folder_without_newer_parameters_still_loads(saved, tmp_path):
@@ -236,15 +253,15 @@ def test_format_1_folder_without_newer_parameters_still_loads(saved, tmp_path):
         state["params"].pop("checkpoint_dir")
 
     _edit(target, older)
-    np.testing.assert_array_equal(HPAVGG16Classifier.load(target).predict_proba(saved[2]),
+    np.testing.assert_array_equal(HPAClassifier.load(target).predict_proba(saved[2]),
                                   saved[1])
     _edit(target, lambda s: s.update(format=2))
     with pytest.raises(ValueError, match="params.checkpoint_dir: missing"):
-        HPAVGG16Classifier.load(target)
+        HPAClassifier.load(target)
 
 
 def test_save_replaces_only_a_saved_folder(saved, tmp_path):
-    clf = HPAVGG16Classifier.load(saved[0])
+    clf = HPAClassifier.load(saved[0])
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work")
@@ -253,7 +270,7 @@ def test_save_replaces_only_a_saved_folder(saved, tmp_path):
     assert (mine / "thesis.tex").read_text() == "years of work"
     target = _copy(saved[0], tmp_path)
     clf.set_params(threshold=0.25).save(target, extra_json={"note.json": {"a": 1}})
-    assert HPAVGG16Classifier.load(target).threshold == 0.25
+    assert HPAClassifier.load(target).threshold == 0.25
     assert json.loads((target / "note.json").read_text()) == {"a": 1}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
 
@@ -292,7 +309,7 @@ def test_fuzzed_estimator_json_loads_identically_or_is_refused(saved, tmp_path, 
     if not model.exists():
         os.link(folder / "model.keras", model)
     try:
-        clf = HPAVGG16Classifier.load(target)
+        clf = HPAClassifier.load(target)
     except ValueError as exc:
         assert "estimator.json" in str(exc) or "model.keras" in str(exc)
         return
@@ -303,6 +320,6 @@ def test_fuzzed_estimator_json_loads_identically_or_is_refused(saved, tmp_path, 
 
 
 def test_saved_network_keeps_the_optimizer_state(saved):
-    restored = HPAVGG16Classifier.load(saved[0]).model_.optimizer
+    restored = HPAClassifier.load(saved[0]).model_.optimizer
     assert int(restored.iterations.numpy()) == 5  # one epoch of 40 rows in batches of 8
     assert any(float(np.abs(np.asarray(v)).sum()) > 0 for v in restored.variables[1:])

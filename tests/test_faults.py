@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 
 from hpa_sklearn import cli
-from hpa_sklearn.classifier import HPAVGG16Classifier
+from hpa_sklearn.classifier import HPAClassifier
 from hpa_sklearn.datasets import load_hpa, make_hpa_like, write_kaggle_layout
 
 COMMAND = [sys.executable, "-m", "hpa_sklearn.cli"]
 EPOCHS = 4
-TRAIN = ["--image-size", "32", "--batch-size", "8", "--weights", "none", "--n-jobs", "1",
+# the small batch-normalized CNN: what is tested here does not depend on the backbone
+TRAIN = ["--image-size", "32", "--batch-size", "8", "--backbone", "smallcnn", "--n-jobs", "1",
          "--seed", "0", "--epochs", str(EPOCHS)]
 RNG = random.Random(20261201)
 NOISE = re.compile(r"^[IWE]\d{4} |cuInit|cudart_stub", re.M)
@@ -43,14 +44,21 @@ def kaggle(tmp_path_factory):
     return root
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Run:
     """A `hpa-sklearn` subprocess whose output is collected while it runs."""
 
     def __init__(self, argv, cwd):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.argv = argv
+        # SIGINT as in a terminal, even where this test runs in the background (a shell starts
+        # background jobs with SIGINT ignored, and children inherit that)
         self.process = subprocess.Popen(COMMAND + argv, cwd=cwd, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        preexec_fn=_default_sigint)
         self.out, self.err = [], []
         self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
                          for stream, sink in ((self.process.stdout, self.out),
@@ -101,7 +109,7 @@ def _train_argv(kaggle, out, *extra):
 
 def _proba(folder, kaggle):
     X = load_hpa(kaggle / "data", image_size=32, cache_dir=kaggle / "cache", verbose=0).images
-    return HPAVGG16Classifier.load(folder).set_params(verbose=0).predict_proba(X)
+    return HPAClassifier.load(folder).set_params(verbose=0).predict_proba(X)
 
 
 def _epoch_line(run, k):
@@ -145,7 +153,7 @@ def test_train_survives_sigterm_sigkill_and_sigint_and_ends_like_an_uninterrupte
     assert run.finish() == -signal.SIGKILL
     assert "Resuming from" in run.stdout
     (checkpoint,) = [p for p in checkpoints.iterdir() if p.name.startswith("fit-")]
-    assert HPAVGG16Classifier.load(checkpoint).n_outputs_ == 28  # the previous checkpoint
+    assert HPAClassifier.load(checkpoint).n_outputs_ == 28  # the previous checkpoint
     assert _proba(out, kaggle).shape == expected.shape  # the model folder of step 1 is intact
     survived += 1
 
@@ -173,9 +181,9 @@ def test_train_survives_sigterm_sigkill_and_sigint_and_ends_like_an_uninterrupte
 
 _SAVER = r"""
 import sys
-from hpa_sklearn.classifier import HPAVGG16Classifier
+from hpa_sklearn.classifier import HPAClassifier
 source, target = sys.argv[1], sys.argv[2]
-clf = HPAVGG16Classifier.load(source)
+clf = HPAClassifier.load(source)
 for i in range(1000):
     clf.set_params(threshold=(0.3, 0.7)[i % 2]).save(target)
     print("saved", i, flush=True)
@@ -186,8 +194,8 @@ def test_sigkill_during_a_model_folder_save_leaves_the_old_or_the_new_folder(kag
     X, Y = load_hpa(kaggle / "data", image_size=32, cache_dir=kaggle / "cache", verbose=0,
                     return_X_y=True)
     source = tmp_path / "source"
-    HPAVGG16Classifier(weights=None, epochs=1, batch_size=8, verbose=0, random_state=0,
-                       hidden_units=16).fit(X, Y).save(source)
+    HPAClassifier(backbone="smallcnn", weights=None, epochs=1, batch_size=8, verbose=0,
+                  random_state=0, hidden_units=16).fit(X, Y).save(source)
     target = tmp_path / "target"
     kills = 0
     for _ in range(2):
@@ -199,11 +207,11 @@ def test_sigkill_during_a_model_folder_save_leaves_the_old_or_the_new_folder(kag
         process.wait()
         process.stdout.close()
         kills += 1
-        restored = HPAVGG16Classifier.load(target)  # whole: the old or the new version
+        restored = HPAClassifier.load(target)  # whole: the old or the new version
         assert restored.threshold in (0.3, 0.7)
         assert restored.set_params(verbose=0).predict_proba(X[:2]).shape == (2, 28)
         leftovers = [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
-        HPAVGG16Classifier.load(target).save(target)  # the next save sweeps the dead temporary
+        HPAClassifier.load(target).save(target)  # the next save sweeps the dead temporary
         assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name], leftovers
     assert kills == 2
 
@@ -220,7 +228,7 @@ def test_read_only_output_fails_before_any_work(kaggle, tmp_path, tmpfs, capsys)
 
 def test_full_disk_when_saving_the_model_is_a_clear_error_and_the_training_is_kept(
         kaggle, tmp_path, tmpfs, capsys):
-    small = tmpfs(tmp_path / "small", "20m")  # the network file alone is larger
+    small = tmpfs(tmp_path / "small", "2m")  # the network file alone is larger
     checkpoints = tmp_path / "checkpoints"
     argv = _train_argv(kaggle, small / "model", "--checkpoint-dir", str(checkpoints))
     argv[argv.index("--epochs") + 1] = "1"
@@ -234,7 +242,7 @@ def test_full_disk_when_saving_the_model_is_a_clear_error_and_the_training_is_ke
     argv[argv.index("--out") + 1] = str(tmp_path / "elsewhere")
     assert cli.main(argv) == 0
     assert "Resuming from" in capsys.readouterr().out
-    assert HPAVGG16Classifier.load(tmp_path / "elsewhere").history_["loss"]
+    assert HPAClassifier.load(tmp_path / "elsewhere").history_["loss"]
 
 
 def test_resume_option_says_what_to_do_instead(kaggle, tmp_path, capsys):

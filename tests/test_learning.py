@@ -17,7 +17,8 @@ from hpa_sklearn.backbones import BACKBONES, _construct, build_backbone, get_bac
 from hpa_sklearn.datasets import make_hpa_like
 from hpa_sklearn.recipes import RECIPES, make_classifier
 
-SMALL = dict(backbone="mobilenetv3small", weights=None, epochs=1, batch_size=8, verbose=0,
+# the small batch-normalized CNN: quick, and what is tested here is the same for every backbone
+SMALL = dict(backbone="smallcnn", weights=None, epochs=1, batch_size=8, verbose=0,
              random_state=0, decay=0.0, learning_rate=1e-3)
 
 
@@ -65,10 +66,10 @@ def test_unknown_backbone_and_too_small_images_are_clear_errors(data):
 
 def test_backbone_is_searchable_in_grid_search(data):
     X, Y = data
-    search = GridSearchCV(HPAClassifier(**SMALL), {"backbone": ["mobilenetv3small", "vgg16"]},
+    search = GridSearchCV(HPAClassifier(**SMALL), {"backbone": ["smallcnn", "vgg16"]},
                           scoring=macro_f1_scorer, cv=MultilabelStratifiedKFold(2, random_state=0))
     search.fit(X, Y)
-    assert list(search.cv_results_["param_backbone"]) == ["mobilenetv3small", "vgg16"]
+    assert list(search.cv_results_["param_backbone"]) == ["smallcnn", "vgg16"]
     assert search.best_estimator_.model_.name == f"hpa_{search.best_params_['backbone']}"
 
 
@@ -80,7 +81,7 @@ def test_hpa_classifier_load_returns_the_saved_class(data, tmp_path):
     mobile = HPAClassifier(**SMALL, tta="flips").fit(X, Y)
     mobile.save(tmp_path / "m")
     again = HPAClassifier.load(tmp_path / "m")
-    assert again.backbone == "mobilenetv3small" and again.tta == "flips"
+    assert again.backbone == "smallcnn" and again.tta == "flips"
     np.testing.assert_array_equal(again.predict_proba(X), mobile.predict_proba(X))
     with pytest.raises(ValueError, match="not 'HPAVGG16Classifier' or a subclass"):
         HPAVGG16Classifier.load(tmp_path / "m")
@@ -240,3 +241,12 @@ def test_extra_rows_train_in_every_fold_and_are_never_held_out(data):
         clf.fit(X, Y, train_only=np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="every row is extra"):
         next(ExtraTrainingSplit(MultilabelStratifiedKFold(2), np.ones(len(X), bool)).split(X, Y))
+
+
+def test_smallcnn_trains_from_scratch_only(data):
+    X, Y = data
+    assert not get_backbone("smallcnn").pretrained and get_backbone("densenet121").pretrained
+    with pytest.raises(ValueError, match="'smallcnn' has no pretrained weights.*weights=None"):
+        HPAClassifier(**{**SMALL, "weights": "imagenet"}).fit(X, Y)
+    with pytest.raises(ValueError, match="'smallcnn' has no pretrained weights"):
+        build_backbone("smallcnn", (32, 32, 4), weights="some.weights.h5")

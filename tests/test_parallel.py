@@ -276,23 +276,23 @@ def test_search_command_has_the_fits_per_worker_option(capsys):
     assert status == 2 and "--fits-per-worker" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- with VGG16
+# ----------------------------------------------------------------------------- with Keras
 @pytest.mark.slow
-def test_vgg16_grid_search_in_workers_equals_the_search_in_process(tmp_path):
+def test_keras_grid_search_in_workers_equals_the_search_in_process(tmp_path):
     import warnings
 
-    from hpa_sklearn import HPAVGG16Classifier, MultilabelStratifiedKFold, macro_f1_scorer
+    from hpa_sklearn import HPAClassifier, MultilabelStratifiedKFold, macro_f1_scorer
     from hpa_sklearn.datasets import make_hpa_like
     from hpa_sklearn.parallel import isolated_fits
 
     images, Y = make_hpa_like(48, 32, random_state=0, classes=[0, 2, 21, 25], return_X_y=True)
     np.save(tmp_path / "images.npy", images)
     X = np.load(tmp_path / "images.npy", mmap_mode="r")
-    small = dict(weights=None, epochs=1, batch_size=16, hidden_units=16, verbose=0,
-                 random_state=0)
+    small = dict(backbone="smallcnn", weights=None, epochs=1, batch_size=16, hidden_units=16,
+                 verbose=0, random_state=0)
 
     def search():
-        return GridSearchCV(HPAVGG16Classifier(**small), {"learning_rate": [1e-3]},
+        return GridSearchCV(HPAClassifier(**small), {"learning_rate": [1e-3]},
                             scoring=macro_f1_scorer, refit=False,
                             cv=MultilabelStratifiedKFold(2, random_state=0))
 
