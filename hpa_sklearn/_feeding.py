@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 
+from .datasets._lazy import read_rows
+
 
 # test-time augmentation views: (quarter turns, mirror left-right), applied to (n, h, w, c) batches
 _TTA = {
@@ -89,7 +91,9 @@ class ImageBatches(keras.utils.PyDataset):
         return math.ceil(len(self._order) / self.batch_size)
 
     def _images(self, rows):
-        batch = np.asarray(self.X[rows])  # a LazyImages view reads its rows here
+        # a LazyImages view reads its rows here; a memmapped cache is read row by row (pread)
+        batch = read_rows(self.X, rows) if isinstance(rows, np.ndarray) else np.asarray(
+            self.X[rows])
         if batch.dtype != np.uint8 and batch.dtype != np.float32:
             batch = batch.astype(np.float32)
         return np.ascontiguousarray(batch)

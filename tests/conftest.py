@@ -87,3 +87,18 @@ def tmpfs():
     yield mount
     for folder in reversed(mounted):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def terminal_signals():
+    """SIGINT and SIGTERM as in a terminal, restored afterwards: a shell starts background jobs
+    with SIGINT ignored (which the library then leaves alone, and ``_thread.interrupt_main``
+    cannot simulate), so that tests of Ctrl-C hold wherever the suite runs."""
+    import signal
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)

@@ -53,18 +53,6 @@ def uninterrupted(data):
     return HPAClassifier(**_params()).fit(X, Y)
 
 
-@pytest.fixture
-def terminal_signals():
-    """SIGINT and SIGTERM as in a terminal (a background job starts with SIGINT ignored, which
-    the training then leaves alone); restored afterwards."""
-    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    yield
-    for signum, handler in before.items():
-        signal.signal(signum, handler)
-
-
 @pytest.mark.parametrize("signum, at", [(signal.SIGTERM, 6), (signal.SIGINT, 4)])
 def test_interrupted_fit_resumes_to_the_same_model(data, uninterrupted, tmp_path, signum, at,
                                                    terminal_signals):

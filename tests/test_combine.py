@@ -156,3 +156,28 @@ def test_classifier_on_a_combined_view_equals_the_concatenated_array(tmp_path):
                                atol=1e-6)
     np.testing.assert_allclose(on_view.predict_proba(np.concatenate(parts)),
                                on_array.predict_proba(lazy.images), rtol=1e-5, atol=1e-6)
+
+
+def test_read_rows_of_a_cache_file_equal_indexing_and_use_pread(tmp_path, monkeypatch):
+    import os
+
+    from hpa_sklearn.datasets._lazy import read_rows
+
+    X = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 4), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", X)
+    rows = np.array([1, 4, 5, 11])
+    calls = []
+    real = os.preadv
+    monkeypatch.setattr(os, "preadv", lambda *a: calls.append(a[2]) or real(*a))
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    np.testing.assert_array_equal(read_rows(mapped, rows), X[rows])
+    assert len(calls) == len(rows)  # one read a row, at the row's offset in the file
+    assert calls[1] - calls[0] == 3 * X[0].nbytes
+    # a slice, a copy-on-write map and an in-memory array are indexed as usual
+    for other in (mapped[2:], np.load(tmp_path / "x.npy", mmap_mode="c"), X):
+        calls.clear()
+        np.testing.assert_array_equal(read_rows(other, rows[:3]), np.asarray(other)[rows[:3]])
+        assert not calls
+    # the batches of a fit read a memmapped cache this way
+    view = LazyImages(mapped)
+    np.testing.assert_array_equal(np.asarray(view[rows]), X[rows])

@@ -133,7 +133,7 @@ def test_an_error_in_a_worker_surfaces_with_its_message():
     assert "Traceback" in cause and "refused by this test" in cause
 
 
-def test_ctrl_c_ends_the_workers(tmp_path):
+def test_ctrl_c_ends_the_workers(tmp_path, terminal_signals):
     from hpa_sklearn.parallel import isolated_fits
 
     X = np.arange(40, dtype=float).reshape(20, 2)

@@ -3,6 +3,7 @@ the data are needed."""
 
 import mmap
 import numbers
+import os
 
 import numpy as np
 
@@ -21,6 +22,39 @@ def _whole_file(array):
     if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
         return array.filename
     return None
+
+
+def read_rows(array, rows):
+    """``array[rows]`` for sorted integer ``rows``, read with one ``pread`` a row where ``array``
+    maps a whole file (``np.load(mmap_mode="r")``, the loader's cache).
+
+    Gathering scattered rows through the mapping faults every row in, and the kernel reads
+    around each fault (the device's read-ahead, 8 MiB on some virtual disks): measured here,
+    random batches of 1 MiB rows read about twice the bytes they needed from disk. ``pread``
+    reads exactly the rows. Other arrays, and platforms without ``os.preadv``, are indexed as
+    usual.
+    """
+    rows = np.asarray(rows)
+    if (
+        not hasattr(os, "preadv")
+        or _whole_file(array) is None
+        or array.mode not in ("r", "r+", "w+")  # copy-on-write ("c"): the file is not the data
+        or not array.flags.c_contiguous
+        or len(rows) < 2
+    ):
+        return np.asarray(array[rows])
+    out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
+    row_bytes = out[0].nbytes
+    fd = os.open(array.filename, os.O_RDONLY)
+    try:
+        for k, row in enumerate(rows):
+            view = memoryview(out[k]).cast("B")
+            done = os.preadv(fd, [view], array.offset + int(row) * row_bytes)
+            if done != row_bytes:  # a short read (a truncated file): let numpy say what is wrong
+                return np.asarray(array[rows])
+    finally:
+        os.close(fd)
+    return out
 
 
 def _flatten(arrays):
@@ -167,7 +201,7 @@ class LazyImages:
         array = self.parts[part]
         if len(local) and local[-1] - local[0] == len(local) - 1:
             return array[local[0] : local[-1] + 1]
-        return array[local]
+        return read_rows(array, local)
 
     def __array__(self, dtype=None, copy=None):
         rows = self.rows
