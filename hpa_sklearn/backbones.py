@@ -72,6 +72,13 @@ class Backbone:
         """Whether ImageNet weights exist for this backbone."""
         return self.application not in _OWN_NETWORKS
 
+    def check_weights(self, weights):
+        """A ``ValueError`` where ``weights`` are asked of a backbone that has none."""
+        if weights is not None and not self.pretrained:
+            raise ValueError(f"backbone {self.name!r} has no pretrained weights; got weights="
+                             f"{weights!r}. Pass weights=None (it trains from scratch) or choose "
+                             "another backbone.")
+
 
 BACKBONES = {
     spec.name: spec
@@ -188,10 +195,7 @@ def _construct(spec, input_shape, weights, seed=0):
 
 def _pretrained(spec, weights):
     """The 3-channel backbone with ``weights`` ("imagenet" or a file), or a clear error."""
-    if not spec.pretrained:
-        raise ValueError(f"backbone {spec.name!r} has no pretrained weights; got weights="
-                         f"{weights!r}. Pass weights=None (it trains from scratch) or choose "
-                         f"another backbone.")
+    spec.check_weights(weights)
     source = "imagenet" if weights == "imagenet" else os.fspath(weights)
     if source != "imagenet" and not os.path.isfile(source):
         raise FileNotFoundError(
@@ -242,8 +246,7 @@ def build_backbone(name, input_shape, *, weights=None, channels=None, yellow_ini
                          f"{height}x{width}.")
     channels = tuple(channels) if channels is not None else (
         ("green",) if n_channels == 1 else ("red", "green", "blue", "yellow")[:n_channels])
-    if weights is not None and not spec.pretrained:
-        _pretrained(spec, weights)  # the error that says so
+    spec.check_weights(weights)
     base = _construct(spec, tuple(input_shape), None, seed=seed)
     if weights is None:
         if spec.he_init:

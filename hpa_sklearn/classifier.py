@@ -423,11 +423,7 @@ class HPAClassifier(KerasClassifier):
                 f"activation {self.activation!r} is not a Keras activation; the report tuned "
                 "'relu', 'sigmoid' and 'tanh'."
             ) from None
-        if self.weights is not None and not BACKBONES[self.backbone].pretrained:
-            raise ValueError(
-                f"backbone {self.backbone!r} has no pretrained weights; got weights="
-                f"{self.weights!r}. Pass weights=None (it trains from scratch) or another backbone."
-            )
+        BACKBONES[self.backbone].check_weights(self.weights)
         if self.lr_schedule is not None and self.decay:
             raise ValueError(
                 f"decay={self.decay} applies with lr_schedule=None only; set decay=0 to use "
