@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hpa_sklearn._atomic import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 REAL_DATA_ENV = "HPA_SKLEARN_DATA"
@@ -212,7 +214,7 @@ class Run:
         }
         document = {**meta, **result}
         text = json.dumps(document, indent=2, default=_jsonable) + "\n"
-        (out / f"{self.name}.json").write_text(text)
+        atomic_write_text(out / f"{self.name}.json", text)
         code, load = meta["code"], meta["load_average_1min"]
         header = [
             f"Command: `{self.command}`" + ("  (quick smoke-test setting)" if self.args.quick else ""),
@@ -226,7 +228,7 @@ class Run:
             "",
         ]
         text = "\n".join([markdown_lines[0], "", *header, *markdown_lines[1:]]).rstrip() + "\n"
-        (out / f"{self.name}.md").write_text(text)
+        atomic_write_text(out / f"{self.name}.md", text)
         print(text)
         return document
 

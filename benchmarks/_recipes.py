@@ -255,23 +255,71 @@ def _run_seed(args, seed, pilot, workdir):
     return rows
 
 
+class _Journal:
+    """What a run has finished (the pilot, each seed's rows), kept in ``<out>/<name>.journal.json``
+    so that an interrupted run started again with the same settings goes on where it stopped.
+    Settings that change the figures start a new journal."""
+
+    def __init__(self, args):
+        import json
+
+        self.path = Path(args.out) / f"{args.name}.journal.json"
+        self.key = {k: getattr(args, k) for k in ("n", "size", "epochs", "seeds", "pilot_seed",
+                                                 "backbones", "schedules", "batch_size",
+                                                 "quick")}
+        self.state = {"key": self.key, "pilot": None, "seeds": {}}
+        if self.path.is_file():
+            try:
+                state = json.loads(self.path.read_text())
+            except ValueError:
+                state = None
+            if state and state.get("key") == json.loads(json.dumps(self.key)):
+                self.state = state
+                print(f"resuming from {self.path}: pilot "
+                      f"{'done' if state['pilot'] else 'to do'}, seeds done "
+                      f"{sorted(state['seeds']) or 'none'}", flush=True)
+
+    def _save(self):
+        from hpa_sklearn._atomic import atomic_write_json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.path, self.state)
+
+    def pilot(self, compute):
+        if self.state["pilot"] is None:
+            self.state["pilot"] = compute()
+            self._save()
+        return self.state["pilot"]
+
+    def seed(self, seed, compute):
+        if str(seed) not in self.state["seeds"]:
+            self.state["seeds"][str(seed)] = compute()
+            self._save()
+        return self.state["seeds"][str(seed)]
+
+    def done(self):
+        self.path.unlink(missing_ok=True)
+
+
 def recipes_main():
     args = _parse()
     args.name = getattr(args, "name", None) or "bench_macro_f1_recipes"
     _common.quiet_tensorflow()
     warnings.filterwarnings("ignore", category=UserWarning)  # rare classes absent from folds
     run = _common.Run(args.name, args)
+    journal = _Journal(args)
     with tempfile.TemporaryDirectory(prefix="hpa-recipes-") as workdir:
-        pilot = _pilot(args, workdir)
+        pilot = journal.pilot(lambda: _pilot(args, workdir))
         if args.pilot_only:
             print(pilot)
             return
         runs = []
         for seed in args.seeds:
-            runs.extend(_run_seed(args, seed, pilot, workdir))
+            runs.extend(journal.seed(seed, lambda s=seed: _run_seed(args, s, pilot, workdir)))
     result = _summarize(args, pilot, runs)
     _plot(result, Path(args.out) / f"{args.name}.png")
     run.finish(result, _markdown(result, args))
+    journal.done()
 
 
 def _summarize(args, pilot, runs):

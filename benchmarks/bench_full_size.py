@@ -413,9 +413,9 @@ def main():
                              "array an earlier load stage left (its cache file) instead of "
                              "loading; the stage-1 figures are then from that earlier run")
     parser.add_argument("--test-npy", type=Path, default=None)
-    parser.add_argument("--cli-backbone", default="vgg16",
-                        help="backbone of the command-line stage (default vgg16; smallcnn "
-                             "trains about 6 times faster per image on a CPU)")
+    parser.add_argument("--cli-backbone", default=None,
+                        help="backbone of the command-line stage (default vgg16, smallcnn with "
+                             "--quick; smallcnn trains about 6 times faster per image on a CPU)")
     parser.add_argument("--stages", nargs="+", default=["load", "fit", "cli", "hpav18"],
                         choices=["load", "fit", "cli", "hpav18"],
                         help="stages to run (default: all; fit and cli need load's caches)")
@@ -430,6 +430,7 @@ def main():
     n_v18 = args.n_hpav18 if args.n_hpav18 is not None else (4 if quick else N_V18)
     size = args.image_size or (64 if quick else 512)
     combined_size = args.combined_size or (32 if quick else 256)
+    args.cli_backbone = args.cli_backbone or ("smallcnn" if quick else "vgg16")
     run = _common.Run("bench_full_size", args)
     source = _common.real_data_dir()
     needed = ("train_images_labels.csv", "sample_submission.csv", "HPAv18RBGY_wodpl.csv")
@@ -457,6 +458,17 @@ def main():
     logs = scratch / "logs"
     logs.mkdir(exist_ok=True)
     counts = {"hard": 0, "symbolic": 0}
+    partial = Path(args.out) / "bench_full_size.partial.json"
+
+    def keep():
+        """The stages measured so far, on disk at once: a run stopped hours in keeps them."""
+        from hpa_sklearn._atomic import atomic_write_json
+
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(partial, {"settings": settings, "stages": stages, "skipped": skipped,
+                                    "disk": disk, "date_utc": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                                            time.gmtime())})
+
     try:
         start = time.perf_counter()
         shutil.rmtree(folder, ignore_errors=True)  # links of an earlier run: made again
@@ -488,6 +500,7 @@ def main():
                               "reload_read_s"],
                           output=_progress_lines((logs / f"{name}.log").read_text()))
             stages[name] = result
+            keep()
             log(f"{name}: {result['seconds']:.0f} s ({result['samples_per_s']:.1f} samples/s), "
                 f"peak tree RSS {result['memory']['load'].get('tree_rss_mib', 0):.0f} MiB, "
                 f"fsync {result.get('fsync_s', 0):.1f} s")
@@ -517,6 +530,7 @@ def main():
                           epoch_images_per_s=n_train / result["epoch_s"],
                           predict_images_per_s=n_test / result["predict_s"])
             stages["fit_predict"] = result
+            keep()
             log(f"fit: {result['fit_s']:.0f} s; predict {result['predict_s']:.0f} s; memory "
                 f"{result['memory']}")
         elif "fit" in args.stages:
@@ -550,6 +564,7 @@ def main():
                     returncode=code, seconds=seconds, memory={"whole_process": sampler.peaks()},
                     load_average_start=load_before, load_average_end=_common.load_average(),
                     output=_progress_lines(output.replace(str(scratch), "$SCRATCH")))
+                keep()
                 log(f"{name}: exit {code}, {seconds:.0f} s")
                 if code:
                     break
@@ -591,6 +606,7 @@ def main():
                                   fit_images_per_s=result["n_train"] / result["fit_s"],
                                   epoch_images_per_s=result["n_train"] / result["epoch_s"])
                     stages["combined_fit"] = result
+                    keep()
                     log(f"combined fit: {result['fit_s']:.0f} s, memory {result['memory']}")
         elif "hpav18" in args.stages:
             skipped["hpav18"] = "--n-hpav18 0"
@@ -625,6 +641,7 @@ def main():
         },
     }
     run.finish(result, _markdown(result))
+    partial.unlink(missing_ok=True)
 
 
 def _mem(memory, phase, key):

@@ -174,10 +174,12 @@ def main(argv=None):
         "peak_tflops_16bit": peak,
         "rows": rows,
     }
+    from hpa_sklearn._atomic import atomic_write_text
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "bench_gpu_quick" if args.quick else f"bench_gpu_{platform_name}"
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    atomic_write_text(out / f"{stem}.json", json.dumps(result, indent=2))
     lines = [
         f"Device: {device_kind} ({platform_name}), Keras backend {result['backend']}, "
         f"16-bit peak {peak or 'unknown'} TFLOP/s. Command: `{result['command']}`",
@@ -195,7 +197,7 @@ def main(argv=None):
             f"{'n/a' if share is None else f'{100 * share:.1f}%'} | "
             f"{r['input_path_over_train']:.1f}x |"
         )
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / f"{stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -181,6 +181,7 @@ def _plot(setting, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from hpa_sklearn._atomic import save_figure
     from hpa_sklearn.datasets import CLASS_NAMES
 
     rows = {row["strategy"]: row for row in setting["summary"]}
@@ -231,7 +232,7 @@ def _plot(setting, path):
     fig.suptitle(f"Threshold strategies: tuned on {setting['n_tune']} rows, tested on "
                  f"{setting['n_test']} ({setting['runs']} runs; per-class F1 = mean over runs)")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
     plt.close(fig)
 
 

@@ -27,6 +27,7 @@ import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import TunedThresholdClassifierCV
 
+from hpa_sklearn._atomic import atomic_write_text
 from hpa_sklearn.datasets import N_CLASSES, read_label_csv
 from hpa_sklearn.thresholds import MultilabelThresholdTuner
 
@@ -140,7 +141,7 @@ def main():
         "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_thresholds.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(args.out / "bench_thresholds.json", json.dumps(result, indent=2) + "\n")
     table = [
         f"# Per-class threshold search: {result['n_samples']:,} x {result['n_labels']} "
         "out-of-fold probabilities",
@@ -165,7 +166,7 @@ def main():
         f"{result['max_abs_threshold_difference']:.3g}).",
         "",
     ]
-    (args.out / "bench_thresholds.md").write_text("\n".join(table))
+    atomic_write_text(args.out / "bench_thresholds.md", "\n".join(table))
     print("\n".join(table))
 
 

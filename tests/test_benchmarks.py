@@ -177,6 +177,8 @@ def test_bench_full_size(quick_runs):
     assert stages["cli_predict"]["submission_rows"] == 76
     assert not result["skipped"]
     assert result["disk"]["free_after_cleanup_gb"] > 0
+    _, out, _ = quick_runs["bench_full_size"]
+    assert not (out / "bench_full_size.partial.json").exists()  # kept only until the end
 
 
 def test_bench_threshold_strategies(quick_runs):
@@ -223,3 +225,37 @@ def test_bench_macro_f1_recipes(quick_runs):
     for info in pilot["backbones"].values():
         assert info["epochs"] >= 1 and info["schedule"] in info["schedules"]
     assert result["target_met"] in (True, False)
+    _, out, _ = quick_runs["bench_macro_f1_recipes"]
+    assert not (out / "bench_macro_f1_recipes.journal.json").exists()  # a finished run
+
+
+def test_recipes_journal_resumes_a_stopped_run_and_only_that(tmp_path):
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import _recipes
+
+    args = SimpleNamespace(out=tmp_path, name="recipes", n=64, size=32, epochs=1, seeds=[0, 1],
+                           pilot_seed=100, backbones=["smallcnn"], schedules=["step"],
+                           batch_size=16, quick=True)
+    calls = []
+
+    def work(what, value):
+        return lambda: calls.append(what) or value
+
+    first = _recipes._Journal(args)
+    assert first.pilot(work("pilot", {"budget_s": 1.5})) == {"budget_s": 1.5}
+    assert first.seed(0, work("seed 0", [{"row": "a", "seed": 0}])) == [{"row": "a", "seed": 0}]
+    # stopped here; started again with the same settings: the pilot and seed 0 are read back
+    again = _recipes._Journal(args)
+    assert again.pilot(work("pilot again", None)) == {"budget_s": 1.5}
+    assert again.seed(0, work("seed 0 again", None)) == [{"row": "a", "seed": 0}]
+    assert again.seed(1, work("seed 1", [{"row": "a", "seed": 1}])) == [{"row": "a", "seed": 1}]
+    assert calls == ["pilot", "seed 0", "seed 1"]
+    # other settings measure something else: nothing is reused
+    args.n = 128
+    other = _recipes._Journal(args)
+    assert other.pilot(work("new pilot", {"budget_s": 9.0})) == {"budget_s": 9.0}
+    assert calls[-1] == "new pilot"
+    other.done()
+    assert not (tmp_path / "recipes.journal.json").exists()

@@ -30,10 +30,10 @@ _DATA_PARALLEL = textwrap.dedent("""
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (48, 32, 32, 4), dtype=np.uint8)
     Y = (rng.random((48, 28)) < 0.2).astype(np.uint8)
-    params = dict(weights=None, epochs=2, batch_size=16, hidden_units=16, verbose=0,
-                  random_state=0, dropout=float(sys.argv[1]))
-    one = HPAVGG16Classifier(**params).fit(X, Y)
-    two = HPAVGG16Classifier(**params, distribution="data_parallel").fit(X, Y)
+    params = dict(backbone=sys.argv[2], weights=None, epochs=2, batch_size=16, hidden_units=16,
+                  verbose=0, random_state=0, dropout=float(sys.argv[1]))
+    one = HPAClassifier(**params).fit(X, Y)
+    two = HPAClassifier(**params, distribution="data_parallel").fit(X, Y)
     odd = two.predict_proba(X[:5])  # 5 images on 2 devices: the last batch is padded
     print(json.dumps({
         "replicas": two._n_replicas(),
@@ -53,12 +53,16 @@ def _python(code, *args, env=None, timeout=900):
 
 
 def test_mixed_bfloat16_computes_in_16_bits_with_float32_output():
+    # the small network: bfloat16 is emulated on a CPU, and VGG16 takes minutes there
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (16, 32, 32, 4), dtype=np.uint8)
     Y = (rng.random((16, 28)) < 0.2).astype(np.uint8)
-    clf = HPAVGG16Classifier(**SMALL, mixed_precision="mixed_bfloat16").fit(X, Y)
-    conv = clf.model_.get_layer("vgg16").get_layer("block1_conv1")
+    clf = HPAClassifier(**SMALL, backbone="smallcnn", mixed_precision="mixed_bfloat16").fit(X, Y)
+    backbone = clf.model_.get_layer("smallcnn")
+    conv = backbone.get_layer("block1_conv1")
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    norm = backbone.get_layer("block1_bn1")  # batch statistics kept in float32
+    assert norm.compute_dtype == "bfloat16" and norm.variable_dtype == "float32"
     assert clf.model_.get_layer("labels").compute_dtype == "float32"
     proba = clf.predict_proba(X)
     assert proba.dtype == np.float32 and np.all(np.isfinite(proba))
@@ -86,7 +90,9 @@ def test_scale_out_parameter_errors(params, message):
 
 @pytest.mark.slow
 def test_data_parallel_on_two_jax_devices_equals_one_device():
-    result = _python(_DATA_PARALLEL, "0.2", env={
+    # the small batch-normalized network: under JAX the batch statistics are the global batch's
+    # (one SPMD program), so two devices train as one; dropout masks are drawn the same way
+    result = _python(_DATA_PARALLEL, "0.2", "smallcnn", env={
         "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert result["replicas"] == 2
     assert result["max_diff"] < 1e-2  # the same training, up to summation order and masks
@@ -95,8 +101,9 @@ def test_data_parallel_on_two_jax_devices_equals_one_device():
 
 @pytest.mark.slow
 def test_data_parallel_on_two_tensorflow_devices_equals_one_device():
-    # MirroredStrategy draws dropout masks per replica: compare without dropout
-    result = _python(_DATA_PARALLEL, "0.0", env={"KERAS_BACKEND": "tensorflow"})
+    # MirroredStrategy draws dropout masks and batch-norm statistics per replica: compare
+    # without dropout, on a network without batch normalization
+    result = _python(_DATA_PARALLEL, "0.0", "vgg16", env={"KERAS_BACKEND": "tensorflow"})
     assert result["replicas"] == 2
     assert result["max_diff"] < 1e-2
     assert result["odd_shape"] == [5, 28] and result["odd_diff"] < 1e-2
@@ -108,7 +115,7 @@ def test_classifier_contract_under_the_jax_backend():
     result = subprocess.run(
         # the classifier's contract under JAX: fit and predict from uint8, float and memmapped
         # input, augmentation layers, early stopping, partial_fit, pickle and save/load
-        [sys.executable, "-m", "pytest", "-q", "-m", "not slow and not realdata", "-p",
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-m", "not slow and not realdata", "-p",
          "no:cacheprovider", "tests/test_classifier.py", "-k",
          "fit_predict or float_input or memmap or augmentation or early_stopping or pickle"],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=1800,
