@@ -31,8 +31,11 @@ and of every process it starts (the loader's loky workers) every 0.5 s from ``/p
 Every folder of links and every cache is deleted at the end. Each figure is one run (these runs
 take minutes to hours); the 1-minute load average is recorded through the run (a shared machine).
 Writes ``bench_full_size.json`` and ``.md`` into ``--out``. Run:
-``python benchmarks/bench_full_size.py`` (about 2 hours on 2 cores) or ``--quick`` (a few hundred
-linked samples at small sizes, 4 HPAv18 ids; about a minute).
+``python benchmarks/bench_full_size.py`` (on 2 cores: 72 minutes measured for the load, fit and
+cli stages, about 3 hours more for hpav18) or ``--quick`` (a few hundred linked samples at small
+sizes, 4 HPAv18 ids; a few minutes). Each stage's figures are also written to
+``bench_full_size.partial.json`` in ``--out`` as soon as it ends, so a run stopped hours in keeps
+them (the file is removed when the run completes).
 """
 
 import contextlib

@@ -372,7 +372,8 @@ def _cmd_train(args):
 
     name = getattr(classifier, "backbone", "vgg16")
     if not args.ensemble:
-        _say(f"Training {name} on {len(Y)} images for {classifier.epochs} epochs.")
+        epochs = classifier.epochs
+        _say(f"Training {name} on {len(Y):,} images for {epochs} epoch{'s' * (epochs != 1)}.")
         try:
             classifier.fit(X, Y, **fit_params)
         except TrainingInterrupted as exc:
