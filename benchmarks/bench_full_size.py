@@ -282,7 +282,7 @@ def _child_fit(spec):
     _common.quiet_tensorflow()
     import numpy as np
 
-    from hpa_sklearn import HPAVGG16Classifier
+    from hpa_sklearn import HPAClassifier, HPAVGG16Classifier
     from hpa_sklearn.datasets import combine, load_hpa
 
     def load(entry):
@@ -306,9 +306,11 @@ def _child_fit(spec):
     data = parts[0] if len(parts) == 1 else combine(*parts)
     _phase("open", "end")
     timer = _EpochTimer()
-    clf = HPAVGG16Classifier(weights=None, input_size=spec["input_size"],
-                             batch_size=spec["batch_size"], epochs=1, verbose=2,
-                             random_state=0, callbacks=[timer])
+    backbone = spec.get("backbone", "vgg16")
+    make = (HPAVGG16Classifier if backbone == "vgg16"
+            else lambda **kw: HPAClassifier(backbone=backbone, **kw))
+    clf = make(weights=None, input_size=spec["input_size"], batch_size=spec["batch_size"],
+               epochs=1, verbose=2, random_state=0, callbacks=[timer])
     _phase("fit", "start")
     start = time.perf_counter()
     clf.fit(data.images, data.target)
@@ -419,6 +421,9 @@ def main():
     parser.add_argument("--cli-backbone", default=None,
                         help="backbone of the command-line stage (default vgg16, smallcnn with "
                              "--quick; smallcnn trains about 6 times faster per image on a CPU)")
+    parser.add_argument("--combined-backbone", default="vgg16",
+                        help="backbone of the HPAv18 + Kaggle epoch (default vgg16: about 2.9 h "
+                             "for 105,678 images on 2 cores; smallcnn about 0.5 h)")
     parser.add_argument("--stages", nargs="+", default=["load", "fit", "cli", "hpav18"],
                         choices=["load", "fit", "cli", "hpav18"],
                         help="stages to run (default: all; fit and cli need load's caches)")
@@ -454,7 +459,8 @@ def main():
     settings = dict(n_train=n_train, n_test=n_test, n_hpav18=n_v18, image_size=size,
                     combined_size=combined_size, input_size=args.input_size,
                     batch_size=args.batch_size, n_jobs=args.n_jobs, stages=args.stages,
-                    cli_backbone=args.cli_backbone, scratch=str(scratch),
+                    cli_backbone=args.cli_backbone, combined_backbone=args.combined_backbone,
+                    scratch=str(scratch),
                     memory_sampling_s=0.5)
     stages, skipped, disk = {}, {}, {"free_before_gb": _gb(_free(scratch))}
     folder, cache = scratch / "kaggle", scratch / "cache"
@@ -602,7 +608,8 @@ def main():
                     load_before = _common.load_average()
                     spec = dict(kind="fit", image_size=combined_size,
                                 input_size=args.input_size, batch_size=args.batch_size,
-                                cache_dir=str(cache), train=[kaggle_train, v18], test=None)
+                                cache_dir=str(cache), train=[kaggle_train, v18], test=None,
+                                backbone=args.combined_backbone)
                     result = _child_run(spec, logs / "combined_fit.log")
                     result.update(load_average_start=load_before,
                                   load_average_end=_common.load_average(),
@@ -709,7 +716,8 @@ def _markdown(result):
             continue
         px = s["image_size"] if name == "fit_predict" else s["combined_size"]
         what = ("`HPAVGG16Classifier.fit`, one epoch, memmap X" if name == "fit_predict" else
-                "`fit`, one epoch, `combine(kaggle, hpav18)` (LazyImages of 2 memmaps)")
+                f"`fit` ({s.get('combined_backbone', 'vgg16')}), one epoch, "
+                "`combine(kaggle, hpav18)` (LazyImages of 2 memmaps)")
         lines.append(
             f"| {what} | {e['n_train']:,} | {px} ({s['input_size']}) | {e['fit_s']:.0f} s "
             f"(epoch {e['epoch_s']:.0f} s) | {e['fit_images_per_s']:.1f} (epoch "
