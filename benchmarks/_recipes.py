@@ -20,6 +20,7 @@ scored. Trainings of a variant that only changes prediction (TTA, thresholds) ar
 checkpoints, not repeated.
 """
 
+import json
 import math
 import sys
 import tempfile
@@ -31,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
 
 BACKBONES = ("smallcnn", "mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
 SCHEDULES = ("warmup_cosine", "one_cycle", "step", "plateau")
@@ -261,8 +263,6 @@ class _Journal:
     Settings that change the figures start a new journal."""
 
     def __init__(self, args):
-        import json
-
         self.path = Path(args.out) / f"{args.name}.journal.json"
         self.key = {k: getattr(args, k) for k in ("n", "size", "epochs", "seeds", "pilot_seed",
                                                  "backbones", "schedules", "batch_size",
@@ -280,8 +280,6 @@ class _Journal:
                       f"{sorted(state['seeds']) or 'none'}", flush=True)
 
     def _save(self):
-        from hpa_sklearn._atomic import atomic_write_json
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path, self.state)
 

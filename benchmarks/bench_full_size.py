@@ -53,6 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
 
 CHANNELS = ("red", "green", "blue", "yellow")
 N_TRAIN, N_TEST, N_V18 = 31_072, 11_702, 74_606
@@ -306,11 +307,13 @@ def _child_fit(spec):
     data = parts[0] if len(parts) == 1 else combine(*parts)
     _phase("open", "end")
     timer = _EpochTimer()
+    params = dict(weights=None, input_size=spec["input_size"], batch_size=spec["batch_size"],
+                  epochs=1, verbose=2, random_state=0, callbacks=[timer])
     backbone = spec.get("backbone", "vgg16")
-    make = (HPAVGG16Classifier if backbone == "vgg16"
-            else lambda **kw: HPAClassifier(backbone=backbone, **kw))
-    clf = make(weights=None, input_size=spec["input_size"], batch_size=spec["batch_size"],
-               epochs=1, verbose=2, random_state=0, callbacks=[timer])
+    if backbone == "vgg16":
+        clf = HPAVGG16Classifier(**params)
+    else:
+        clf = HPAClassifier(backbone=backbone, **params)
     _phase("fit", "start")
     start = time.perf_counter()
     clf.fit(data.images, data.target)
@@ -471,8 +474,6 @@ def main():
 
     def keep():
         """The stages measured so far, on disk at once: a run stopped hours in keeps them."""
-        from hpa_sklearn._atomic import atomic_write_json
-
         partial.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(partial, {"settings": settings, "stages": stages, "skipped": skipped,
                                     "disk": disk, "date_utc": time.strftime("%Y-%m-%d %H:%M:%S",

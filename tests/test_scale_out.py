@@ -26,7 +26,7 @@ _DATA_PARALLEL = textwrap.dedent("""
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from hpa_sklearn import HPAClassifier, HPAVGG16Classifier
+    from hpa_sklearn import HPAClassifier
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (48, 32, 32, 4), dtype=np.uint8)
     Y = (rng.random((48, 28)) < 0.2).astype(np.uint8)
