@@ -225,18 +225,17 @@ def _run_seed(args, seed, pilot, workdir):
         if args.quick:
             variants = [(None, "plain"), ("dihedral", "bootstrap")]
         for tta, strategy in variants:
-            if True:
-                clf = _modern(backbone, lr=info["learning_rate"], schedule=info["schedule"],
-                              epochs=epochs, seed=seed, batch_size=args.batch_size,
-                              checkpoint_dir=folder, tta=tta)
-                model = _tuned(clf, seed, strategy)
-                seconds = _timed_fit(model, X_train, Y_train)  # restored after the first
-                if tta is None and strategy == "plain":
-                    trained = seconds
-                record(f"{backbone} {info['schedule']}, tta {tta or 'none'}, {strategy}", model,
-                       trained, X_test, backbone=backbone, epochs=epochs, tta=tta,
-                       strategy=strategy, schedule=info["schedule"],
-                       learning_rate=info["learning_rate"], restore_s=seconds)
+            clf = _modern(backbone, lr=info["learning_rate"], schedule=info["schedule"],
+                          epochs=epochs, seed=seed, batch_size=args.batch_size,
+                          checkpoint_dir=folder, tta=tta)
+            model = _tuned(clf, seed, strategy)
+            seconds = _timed_fit(model, X_train, Y_train)  # restored after the first
+            if tta is None and strategy == "plain":
+                trained = seconds
+            record(f"{backbone} {info['schedule']}, tta {tta or 'none'}, {strategy}", model,
+                   trained, X_test, backbone=backbone, epochs=epochs, tta=tta,
+                   strategy=strategy, schedule=info["schedule"],
+                   learning_rate=info["learning_rate"], restore_s=seconds)
     if args.quick:
         return rows  # the fold ensemble costs three more fits
     best = pilot["best_backbone"]
