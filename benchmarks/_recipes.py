@@ -319,6 +319,36 @@ def recipes_main():
     journal.done()
 
 
+METRICS = ("macro_f1", "micro_f1", "labels_per_image")
+
+
+def _effects(runs):
+    """Measured effect of test-time augmentation, of the bootstrap threshold strategy and of the
+    fold ensemble: paired differences (with - without) of each metric, over every seed and
+    backbone where both runs exist."""
+    single = {(r["seed"], r["backbone"], r["tta"], r["strategy"]): r for r in runs
+              if "backbone" in r and not r.get("ensemble")}
+    pairs = {"tta": [], "bootstrap": [], "ensemble": []}
+    for (seed, backbone, tta, strategy), run in single.items():
+        if tta is not None and (seed, backbone, None, strategy) in single:
+            pairs["tta"].append((run, single[seed, backbone, None, strategy]))
+        if strategy != "plain" and (seed, backbone, tta, "plain") in single:
+            pairs["bootstrap"].append((run, single[seed, backbone, tta, "plain"]))
+    for run in runs:
+        key = (run["seed"], run.get("backbone"), run.get("tta"), run.get("strategy"))
+        if run.get("ensemble") and key in single:
+            pairs["ensemble"].append((run, single[key]))
+    effects = {}
+    for name, found in pairs.items():
+        if not found:
+            continue
+        deltas = {m: np.array([a[m] - b[m] for a, b in found]) for m in METRICS}
+        effects[name] = {"pairs": len(found),
+                         **{m: {"mean": float(d.mean()), "sd": float(d.std()),
+                                "better": int((d > 0).sum())} for m, d in deltas.items()}}
+    return effects
+
+
 def _summarize(args, pilot, runs):
     names = list(dict.fromkeys(r["row"] for r in runs))
     table = []
@@ -362,7 +392,8 @@ def _summarize(args, pilot, runs):
             "best_recipe_per_seed": per_seed_of_best,
             "target": "the best recipe >= 1.5x the VGG16 library recipe and >= 2.5x the "
                       "report's recipe in every seed",
-            "target_met": target, "runs": runs, "library_means": means}
+            "target_met": target, "effects": _effects(runs), "runs": runs,
+            "library_means": means}
 
 
 def _plot(result, path):
@@ -437,5 +468,20 @@ def _markdown(result, args):
             f"{v['x_report']:.2f}x the report's"
             for seed, v in result["best_recipe_per_seed"].items()) + ".",
             f"Target ({result['target']}): {'met' if result['target_met'] else 'not met'}."]
+    labels = {"tta": "8-view test-time augmentation (dihedral against none; same backbone, "
+                     "seed and threshold strategy)",
+              "bootstrap": "bootstrap-averaged thresholds (against plain; same backbone, seed "
+                           "and TTA)",
+              "ensemble": "3-fold ensemble (against one model of the same backbone, TTA and "
+                          "strategy, in the same time)"}
+    if result.get("effects"):
+        lines += ["", "Measured effects (paired differences, with minus without: mean +- sd; "
+                  "pairs improved / pairs):", "",
+                  "| change | pairs | macro F1 | micro F1 | labels / image |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, eff in result["effects"].items():
+            cells = " | ".join(f"{eff[m]['mean']:+.4f} +- {eff[m]['sd']:.4f} "
+                               f"({eff[m]['better']}/{eff['pairs']})" for m in METRICS)
+            lines.append(f"| {labels[name]} | {eff['pairs']} | {cells} |")
     lines += ["", f"Plot: `{args.name}.png` (test macro F1 against training time)."]
     return lines

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -225,6 +226,7 @@ def test_bench_macro_f1_recipes(quick_runs):
     for info in pilot["backbones"].values():
         assert info["epochs"] >= 1 and info["schedule"] in info["schedules"]
     assert result["target_met"] in (True, False)
+    assert isinstance(result["effects"], dict)  # quick runs pair no variants: may be empty
     _, out, _ = quick_runs["bench_macro_f1_recipes"]
     assert not (out / "bench_macro_f1_recipes.journal.json").exists()  # a finished run
 
@@ -259,3 +261,55 @@ def test_recipes_journal_resumes_a_stopped_run_and_only_that(tmp_path):
     assert calls[-1] == "new pilot"
     other.done()
     assert not (tmp_path / "recipes.journal.json").exists()
+
+
+def test_recipes_effects_are_paired_differences_of_the_matching_runs():
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import _recipes
+
+    def run(seed, tta, strategy, macro, ensemble=None, backbone="smallcnn"):
+        row = {"seed": seed, "backbone": backbone, "tta": tta, "strategy": strategy,
+               "macro_f1": macro, "micro_f1": macro / 2, "labels_per_image": 1.0}
+        return {**row, "ensemble": ensemble} if ensemble else row
+
+    runs = [{"row": "report", "seed": 0, "macro_f1": 0.1, "micro_f1": 0.1, "labels_per_image": 1},
+            run(0, None, "plain", 0.30), run(0, None, "bootstrap", 0.32),
+            run(0, "dihedral", "plain", 0.35), run(0, "dihedral", "bootstrap", 0.31),
+            run(0, "dihedral", "plain", 0.40, ensemble=3),
+            run(1, None, "plain", 0.20), run(1, "dihedral", "plain", 0.18)]
+    effects = _recipes._effects(runs)
+    # TTA: seed 0 plain +0.05, seed 0 bootstrap -0.01, seed 1 plain -0.02
+    assert effects["tta"]["pairs"] == 3 and effects["tta"]["macro_f1"]["better"] == 1
+    assert np.isclose(effects["tta"]["macro_f1"]["mean"], (0.05 - 0.01 - 0.02) / 3)
+    assert np.isclose(effects["tta"]["micro_f1"]["mean"], (0.05 - 0.01 - 0.02) / 6)
+    # bootstrap: seed 0 no TTA +0.02, seed 0 TTA -0.04; seed 1 has no bootstrap run
+    assert effects["bootstrap"]["pairs"] == 2
+    assert np.isclose(effects["bootstrap"]["macro_f1"]["mean"], -0.01)
+    # the ensemble against the single model with the same TTA and strategy: +0.05
+    assert effects["ensemble"]["pairs"] == 1
+    assert np.isclose(effects["ensemble"]["macro_f1"]["mean"], 0.05)
+    assert effects["ensemble"]["labels_per_image"]["mean"] == 0.0
+    assert _recipes._effects(runs[:1]) == {}
+    # the summary carries them and the Markdown shows one row per change (seed 0: every row)
+    from types import SimpleNamespace
+
+    seed0 = [r for r in runs[1:] if r["seed"] == 0]
+    seed0 += [{"row": f"{name} x", "seed": 0, "macro_f1": 0.1, "micro_f1": 0.1,
+               "labels_per_image": 1.0} for name in ("report", "vgg16 library")]
+    for r in seed0:
+        r["seconds"] = 1.0
+        if "row" not in r:
+            r["row"] = f"{r['backbone']} {r['tta']} {r['strategy']} {r.get('ensemble')}"
+    args = SimpleNamespace(n=64, size=32, epochs=1, seeds=[0], pilot_seed=100,
+                           batch_size=16, schedules=["step"], name="recipes")
+    pilot = {"budget_s": 1.0, "scale": 2.0, "vgg16_seconds_per_epoch": 0.5,
+             "vgg16_overhead_s": 0.1, "best_backbone": "smallcnn",
+             "backbones": {"smallcnn": {"lr_suggested": 1e-3, "learning_rate": 1e-3,
+                                        "seconds_per_epoch": 0.1, "overhead_s": 0.1,
+                                        "epochs": 3, "schedule": "step",
+                                        "schedules": {"step": {"macro_f1": 0.3}}}}}
+    result = _recipes._summarize(args, pilot, seed0)
+    assert result["effects"] == _recipes._effects(seed0)
+    text = "\n".join(_recipes._markdown(result, args))
+    assert "| 8-view test-time augmentation" in text and "(1/2)" in text
+    assert "| 3-fold ensemble" in text and "+0.0500 +- 0.0000 (1/1)" in text
