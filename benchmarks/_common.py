@@ -215,22 +215,29 @@ class Run:
         document = {**meta, **result}
         text = json.dumps(document, indent=2, default=_jsonable) + "\n"
         atomic_write_text(out / f"{self.name}.json", text)
-        code, load = meta["code"], meta["load_average_1min"]
-        header = [
-            f"Command: `{self.command}`" + ("  (quick smoke-test setting)" if self.args.quick else ""),
-            "",
-            f"Machine: {machine_line(info)}. 1-min load average {load['start']} at the start, "
-            f"{load['end']} at the end, {load['mean']} on average (max {load['max']}) during the "
-            f"run; {meta['wall_time_s']:.0f} s in all; {meta['date_utc']} UTC; commit "
-            f"{str(code['commit'])[:10]}"
-            + ("" if code["library_and_benchmarks_clean"] else " with uncommitted changes")
-            + ".",
-            "",
-        ]
-        text = "\n".join([markdown_lines[0], "", *header, *markdown_lines[1:]]).rstrip() + "\n"
+        text = "\n".join([markdown_lines[0], "", *markdown_header(document),
+                          *markdown_lines[1:]]).rstrip() + "\n"
         atomic_write_text(out / f"{self.name}.md", text)
         print(text)
         return document
+
+
+def markdown_header(document):
+    """The lines under a result's title: the command, the machine, the load and the commit, from
+    the metadata ``Run.finish`` put in ``document``."""
+    code, load = document["code"], document["load_average_1min"]
+    return [
+        f"Command: `{document['command']}`"
+        + ("  (quick smoke-test setting)" if document["quick"] else ""),
+        "",
+        f"Machine: {machine_line(document['machine'])}. 1-min load average {load['start']} at the "
+        f"start, {load['end']} at the end, {load['mean']} on average (max {load['max']}) during "
+        f"the run; {document['wall_time_s']:.0f} s in all; {document['date_utc']} UTC; commit "
+        f"{str(code['commit'])[:10]}"
+        + ("" if code["library_and_benchmarks_clean"] else " with uncommitted changes")
+        + ".",
+        "",
+    ]
 
 
 def _jsonable(value):

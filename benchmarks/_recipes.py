@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
+from hpa_sklearn._atomic import atomic_write_json, atomic_write_text  # noqa: E402
 
 BACKBONES = ("smallcnn", "mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
 SCHEDULES = ("warmup_cosine", "one_cycle", "step", "plateau")
@@ -53,6 +53,10 @@ def _parse():
     parser.add_argument("--batch-size", type=int, default=32, help="of the other backbones")
     parser.add_argument("--pilot-only", action="store_true",
                         help="run the pilot, print it and stop (nothing written)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="train nothing: summarize the runs of the existing "
+                             "<out>/<name>.json again with this code and rewrite its .json, .md "
+                             "and .png (the run's own metadata kept)")
     args = parser.parse_args()
     quick = args.quick
     args.n = args.n or (64 if quick else 2000)
@@ -303,6 +307,8 @@ def recipes_main():
     args.name = getattr(args, "name", None) or "bench_macro_f1_recipes"
     _common.quiet_tensorflow()
     warnings.filterwarnings("ignore", category=UserWarning)  # rare classes absent from folds
+    if args.render_only:
+        return _render_again(args)
     run = _common.Run(args.name, args)
     journal = _Journal(args)
     with tempfile.TemporaryDirectory(prefix="hpa-recipes-") as workdir:
@@ -347,6 +353,30 @@ def _effects(runs):
                          **{m: {"mean": float(d.mean()), "sd": float(d.std()),
                                 "better": int((d > 0).sum())} for m, d in deltas.items()}}
     return effects
+
+
+def _render_again(args):
+    """Summarize a finished run's JSON again (e.g. after the summary learned a new figure)."""
+    path = Path(args.out) / f"{args.name}.json"
+    if not path.is_file():
+        raise SystemExit(f"--render-only: no results at {path}; run without it first")
+    document = json.loads(path.read_text())
+    settings, pilot = document["settings"], document["pilot"]
+    args.n, args.size, args.epochs = settings["n"], settings["size"], settings["vgg16_epochs"]
+    args.seeds, args.pilot_seed = settings["seeds"], settings["pilot_seed"]
+    args.batch_size, args.quick = settings["batch_size"], document["quick"]
+    args.schedules = list(next(iter(pilot["backbones"].values()))["schedules"])
+    result = _summarize(args, pilot, document["runs"])
+    document.update(result)
+    document["rendered_again_by"] = _common.provenance()
+    _plot(result, Path(args.out) / f"{args.name}.png")
+    lines = _markdown(result, args)
+    commit = str(document["rendered_again_by"]["commit"])[:10]
+    lines += ["", f"(Summarized again from the runs above by `--render-only` at commit {commit}.)"]
+    atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+    text = "\n".join([lines[0], "", *_common.markdown_header(document), *lines[1:]])
+    atomic_write_text(path.with_suffix(".md"), text.rstrip() + "\n")
+    print(text)
 
 
 def _summarize(args, pilot, runs):
@@ -476,7 +506,7 @@ def _markdown(result, args):
                           "strategy, in the same time)"}
     if result.get("effects"):
         lines += ["", "Measured effects (paired differences, with minus without: mean +- sd; "
-                  "pairs improved / pairs):", "",
+                  "pairs in which the figure rose / pairs):", "",
                   "| change | pairs | macro F1 | micro F1 | labels / image |",
                   "|---|---:|---:|---:|---:|"]
         for name, eff in result["effects"].items():

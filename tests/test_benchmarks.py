@@ -231,6 +231,33 @@ def test_bench_macro_f1_recipes(quick_runs):
     assert not (out / "bench_macro_f1_recipes.journal.json").exists()  # a finished run
 
 
+
+def test_bench_macro_f1_recipes_render_only_summarizes_the_saved_runs(quick_runs, tmp_path):
+    import shutil
+
+    result = _result(quick_runs, "bench_macro_f1_recipes")
+    _, out, _ = quick_runs["bench_macro_f1_recipes"]
+    shutil.copy(out / "bench_macro_f1_recipes.json", tmp_path)
+    saved = json.loads((tmp_path / "bench_macro_f1_recipes.json").read_text())
+    del saved["effects"]  # as if written by an older summary
+    (tmp_path / "bench_macro_f1_recipes.json").write_text(json.dumps(saved))
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_macro_f1.py"), "--recipes",
+         "--render-only", "--out", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads((tmp_path / "bench_macro_f1_recipes.json").read_text())
+    assert again["effects"] == result["effects"] and again["runs"] == result["runs"]
+    assert again["table"] == result["table"] and again["date_utc"] == result["date_utc"]
+    text = (tmp_path / "bench_macro_f1_recipes.md").read_text()
+    assert "Summarized again" in text and result["command"] in text
+    assert (tmp_path / "bench_macro_f1_recipes.png").stat().st_size > 0
+    missing = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_macro_f1.py"), "--recipes",
+         "--render-only", "--out", str(tmp_path / "none")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "run without it first" in missing.stderr
+
 def test_recipes_journal_resumes_a_stopped_run_and_only_that(tmp_path):
     from types import SimpleNamespace
 
