@@ -434,7 +434,7 @@ def _plot(result, path):
 
     from hpa_sklearn._atomic import save_figure
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     rows = [t for t in result["table"]
             if "tta dihedral, bootstrap" in t["row"] or not ("tta" in t["row"])
             or t["row"].startswith("ensemble")]
@@ -449,7 +449,7 @@ def _plot(result, path):
     ax.set_xlabel("training time per fit (s; dots: seeds, diamonds: mean)")
     ax.set_ylabel("test macro F1")
     ax.set_title("Recipes at equal wall-clock (HPA-like data, this CPU)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the points
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
