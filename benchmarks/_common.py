@@ -215,18 +215,16 @@ class Run:
         document = {**meta, **result}
         text = json.dumps(document, indent=2, default=_jsonable) + "\n"
         atomic_write_text(out / f"{self.name}.json", text)
-        text = "\n".join([markdown_lines[0], "", *markdown_header(document),
-                          *markdown_lines[1:]]).rstrip() + "\n"
-        atomic_write_text(out / f"{self.name}.md", text)
-        print(text)
+        print(write_markdown(out / f"{self.name}.md", document, markdown_lines))
         return document
 
 
-def markdown_header(document):
-    """The lines under a result's title: the command, the machine, the load and the commit, from
-    the metadata ``Run.finish`` put in ``document``."""
+def write_markdown(path, document, markdown_lines):
+    """Write a result's Markdown atomically: its title (the first line), then the command, the
+    machine, the load and the commit from the metadata ``Run.finish`` put in ``document``, then
+    the rest; returns the text."""
     code, load = document["code"], document["load_average_1min"]
-    return [
+    header = [
         f"Command: `{document['command']}`"
         + ("  (quick smoke-test setting)" if document["quick"] else ""),
         "",
@@ -238,6 +236,9 @@ def markdown_header(document):
         + ".",
         "",
     ]
+    text = "\n".join([markdown_lines[0], "", *header, *markdown_lines[1:]]).rstrip() + "\n"
+    atomic_write_text(path, text)
+    return text
 
 
 def _jsonable(value):

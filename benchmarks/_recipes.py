@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from hpa_sklearn._atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
 
 BACKBONES = ("smallcnn", "mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
 SCHEDULES = ("warmup_cosine", "one_cycle", "step", "plateau")
@@ -373,10 +373,8 @@ def _render_again(args):
     lines = _markdown(result, args)
     commit = str(document["rendered_again_by"]["commit"])[:10]
     lines += ["", f"(Summarized again from the runs above by `--render-only` at commit {commit}.)"]
-    atomic_write_text(path, json.dumps(document, indent=2) + "\n")
-    text = "\n".join([lines[0], "", *_common.markdown_header(document), *lines[1:]])
-    atomic_write_text(path.with_suffix(".md"), text.rstrip() + "\n")
-    print(text)
+    atomic_write_json(path, document)
+    print(_common.write_markdown(path.with_suffix(".md"), document, lines))
 
 
 def _summarize(args, pilot, runs):

@@ -231,7 +231,6 @@ def test_bench_macro_f1_recipes(quick_runs):
     assert not (out / "bench_macro_f1_recipes.journal.json").exists()  # a finished run
 
 
-
 def test_bench_macro_f1_recipes_render_only_summarizes_the_saved_runs(quick_runs, tmp_path):
     import shutil
 
@@ -257,6 +256,7 @@ def test_bench_macro_f1_recipes_render_only_summarizes_the_saved_runs(quick_runs
          "--render-only", "--out", str(tmp_path / "none")],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "run without it first" in missing.stderr
+
 
 def test_recipes_journal_resumes_a_stopped_run_and_only_that(tmp_path):
     from types import SimpleNamespace
