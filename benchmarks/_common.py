@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpa_sklearn._atomic import atomic_write_text
+from hpa_sklearn._io.atomic import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

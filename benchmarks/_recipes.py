@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
+from hpa_sklearn._io.atomic import atomic_write_json  # noqa: E402
 
 BACKBONES = ("smallcnn", "mobilenetv3small", "efficientnetv2b0", "densenet121", "resnet50")
 SCHEDULES = ("warmup_cosine", "one_cycle", "step", "plateau")
@@ -430,7 +430,7 @@ def _plot(result, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from hpa_sklearn._atomic import save_figure
+    from hpa_sklearn._io.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(11, 5))
     rows = [t for t in result["table"]

@@ -53,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from hpa_sklearn._atomic import atomic_write_json  # noqa: E402
+from hpa_sklearn._io.atomic import atomic_write_json  # noqa: E402
 
 CHANNELS = ("red", "green", "blue", "yellow")
 N_TRAIN, N_TEST, N_V18 = 31_072, 11_702, 74_606

@@ -174,7 +174,7 @@ def main(argv=None):
         "peak_tflops_16bit": peak,
         "rows": rows,
     }
-    from hpa_sklearn._atomic import atomic_write_text
+    from hpa_sklearn._io.atomic import atomic_write_text
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -181,7 +181,7 @@ def _plot(setting, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hpa_sklearn._atomic import save_figure
+    from hpa_sklearn._io.atomic import save_figure
     from hpa_sklearn.datasets import CLASS_NAMES
 
     rows = {row["strategy"]: row for row in setting["summary"]}

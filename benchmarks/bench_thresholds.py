@@ -27,7 +27,7 @@ import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import TunedThresholdClassifierCV
 
-from hpa_sklearn._atomic import atomic_write_text
+from hpa_sklearn._io.atomic import atomic_write_text
 from hpa_sklearn.datasets import N_CLASSES, read_label_csv
 from hpa_sklearn.thresholds import MultilabelThresholdTuner
 

@@ -8,13 +8,15 @@ import importlib
 
 __version__ = "0.1.0"
 
-from .datasets import CHANNELS, CLASS_NAMES  # noqa: E402
+from ._constants import CHANNELS, CLASS_NAMES  # noqa: E402
 
 # public name -> module that defines it (imported lazily, PEP 562)
 _LAZY = {
     "HPAClassifier": ".classifier",
-    "HPAVGG16Classifier": ".classifier",
-    "TrainingInterrupted": "._training",
+    "HPAVGG16Classifier": ".vgg16",
+    "HPAFoldEnsemble": ".ensemble",
+    "load_model": "._persistence",
+    "TrainingInterrupted": "._engine.training",
     "ChannelSelector": ".preprocessing",
     "ImageAugmenter": ".preprocessing",
     "MultilabelThresholdTuner": ".thresholds",

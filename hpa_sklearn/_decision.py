@@ -6,6 +6,7 @@ Convention for the whole library: label ``j`` is predicted when ``proba[:, j] >=
 import numpy as np
 
 from ._validation import check_thresholds
+from .exceptions import InputError
 
 
 def positive_proba(raw):
@@ -20,7 +21,7 @@ def positive_proba(raw):
         for j, p in enumerate(raw):
             p = np.asarray(p)
             if p.ndim != 2 or p.shape[1] > 2:
-                raise ValueError(
+                raise InputError(
                     f"predict_proba returned a list whose element {j} has shape {p.shape}; "
                     "expected (n_samples, 2) per label."
                 )
@@ -31,7 +32,7 @@ def positive_proba(raw):
     if proba.ndim == 1:
         proba = proba[None, :]
     if proba.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"predict_proba returned shape {proba.shape}; expected (n_samples, n_labels)."
         )
     return proba

@@ -8,7 +8,8 @@ import numbers
 
 import numpy as np
 
-from .datasets._constants import MIN_IMAGE_SIZE
+from ._constants import MIN_IMAGE_SIZE
+from .exceptions import InputError
 
 _MAX_CHANNELS = 4
 
@@ -23,24 +24,24 @@ def check_image_array(X, *, name="X", min_size=None, n_channels=None):
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X)
     if X.ndim != 4:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a 4-D image array of shape (n_samples, height, width, channels); "
             f"got an array of shape {tuple(X.shape)}. A single image needs a leading axis: X[None]."
         )
     n, height, width, channels = X.shape
     if n == 0:
-        raise ValueError(f"{name} has no samples (shape {tuple(X.shape)}); pass at least one image.")
+        raise InputError(f"{name} has no samples (shape {tuple(X.shape)}); pass at least one image.")
     if not 1 <= channels <= _MAX_CHANNELS:
-        raise ValueError(
+        raise InputError(
             f"{name} must have 1 to {_MAX_CHANNELS} channels on its last axis (red, green, blue, "
             f"yellow); got {channels} (shape {tuple(X.shape)}). Images must be channels-last."
         )
     if n_channels is not None and channels != n_channels:
-        raise ValueError(
+        raise InputError(
             f"{name} has {channels} channels but {n_channels} were expected (shape {tuple(X.shape)})."
         )
     if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
-        raise ValueError(
+        raise InputError(
             f"{name} must be uint8 (0..255) or floating point (0..1); got dtype {X.dtype}. "
             "Convert with X.astype(np.uint8) or X.astype(np.float32) / 255."
         )
@@ -49,7 +50,7 @@ def check_image_array(X, *, name="X", min_size=None, n_channels=None):
     if min_size is None:
         min_size = MIN_IMAGE_SIZE
     if min(height, width) < min_size:
-        raise ValueError(
+        raise InputError(
             f"{name} images are {height}x{width} px, below the {min_size} px the network needs; "
             f"load or generate them at image_size >= {min_size}."
         )
@@ -69,7 +70,7 @@ def _check_finite(X, name, chunk_bytes=1 << 26):
             if first is None:
                 first = start + int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
     if count:
-        raise ValueError(
+        raise InputError(
             f"{name} holds {count} NaN or infinite pixel value(s), the first in sample {first}; "
             "replace them (e.g. np.nan_to_num) or drop those samples. Float pixels must be finite "
             "values in 0..1."
@@ -80,24 +81,24 @@ def check_label_matrix(Y, *, name="Y", n_samples=None):
     """Check that ``Y`` is a 0/1 indicator matrix ``(n_samples, n_labels)``; return it as uint8."""
     Y = np.asarray(Y)
     if Y.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a 0/1 indicator matrix of shape (n_samples, n_labels); got shape "
             f"{Y.shape}. For class-id lists use hpa_sklearn.datasets.labels_to_indicator."
         )
     if Y.shape[1] == 0:
-        raise ValueError(f"{name} has no label columns (shape {Y.shape}).")
+        raise InputError(f"{name} has no label columns (shape {Y.shape}).")
     if n_samples is not None and Y.shape[0] != n_samples:
-        raise ValueError(
+        raise InputError(
             f"{name} has {Y.shape[0]} rows but X has {n_samples} samples; they must match."
         )
     if Y.dtype == bool:
         return Y.astype(np.uint8)
     if not np.issubdtype(Y.dtype, np.number):
-        raise ValueError(f"{name} must be numeric 0/1; got dtype {Y.dtype}.")
+        raise InputError(f"{name} must be numeric 0/1; got dtype {Y.dtype}.")
     bad = (Y != 0) & (Y != 1)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise ValueError(
+        raise InputError(
             f"{name} must contain only 0 and 1; found {Y[row, col]!r} at row {row}, column {col}."
         )
     return Y.astype(np.uint8)
@@ -110,10 +111,34 @@ def check_thresholds(threshold, n_labels, *, name="threshold"):
     else:
         thresholds = np.asarray(threshold, dtype=float)
         if thresholds.shape != (n_labels,):
-            raise ValueError(
+            raise InputError(
                 f"{name} must be a number or one value per label ({n_labels}); got shape "
                 f"{thresholds.shape}."
             )
     if not np.all(np.isfinite(thresholds)):
-        raise ValueError(f"{name} must be finite; got {thresholds}.")
+        raise InputError(f"{name} must be finite; got {thresholds}.")
     return thresholds
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """None, or ``sample_weight`` as float32 of shape (n_samples,), finite and >= 0."""
+    if sample_weight is None:
+        return None
+    sample_weight = np.asarray(sample_weight, dtype=np.float32)
+    if sample_weight.shape != (n_samples,):
+        raise InputError(f"sample_weight must have shape ({n_samples},); got "
+                         f"{sample_weight.shape}.")
+    if not np.all(np.isfinite(sample_weight)) or (sample_weight < 0).any():
+        raise InputError("sample_weight must be finite and >= 0.")
+    return sample_weight
+
+
+def check_row_mask(mask, n_samples, *, name="train_only"):
+    """None, or ``mask`` as a boolean array of one value per sample."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != (n_samples,) or mask.dtype != bool:
+        raise InputError(f"{name} must be one boolean per sample ({n_samples}); got {mask.dtype} "
+                         f"of shape {mask.shape}.")
+    return mask

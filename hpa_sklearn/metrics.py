@@ -22,7 +22,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._validation import check_label_matrix
-from .datasets._constants import CLASS_NAMES, N_CLASSES
+from ._constants import CLASS_NAMES, N_CLASSES
+from .exceptions import InputError
 
 __all__ = [
     "BootstrapResult",
@@ -50,7 +51,7 @@ def _check_pair(Y_true, Y_pred):
     Y_true = check_label_matrix(Y_true, name="Y_true")
     Y_pred = check_label_matrix(Y_pred, name="Y_pred", n_samples=Y_true.shape[0])
     if Y_pred.shape[1] != Y_true.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"Y_true has {Y_true.shape[1]} label columns but Y_pred has {Y_pred.shape[1]}; "
             "they must match."
         )
@@ -73,7 +74,7 @@ def _label_counts(Y_true, Y_pred, sample_weight=None):
         )
     weights = np.asarray(sample_weight, dtype=float)
     if weights.shape != (Y_true.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"sample_weight must have shape ({Y_true.shape[0]},); got {weights.shape}."
         )
     return tuple(weights @ Y for Y in (hits, Y_true, Y_pred))
@@ -166,7 +167,7 @@ def per_class_scores(Y_true, Y_pred, *, class_names=None):
     if class_names is None:
         class_names = class_names_of(n_labels)
     elif len(class_names) != n_labels:
-        raise ValueError(
+        raise InputError(
             f"class_names has {len(class_names)} names but there are {n_labels} label columns."
         )
     return pd.DataFrame(
@@ -281,7 +282,7 @@ def check_threshold_grid(thresholds):
         return thresholds
     values = np.asarray(thresholds, dtype=float)
     if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
-        raise ValueError(
+        raise InputError(
             "thresholds must be an int, 'exact' or a non-empty 1-D array of finite values; "
             f"got {thresholds!r}."
         )
@@ -342,12 +343,12 @@ def f1_threshold_curves(Y_true, y_score, *, thresholds=100):
     y_score = np.asarray(y_score, dtype=float)
     Y_true = check_label_matrix(Y_true, name="Y_true", n_samples=y_score.shape[0])
     if y_score.shape != Y_true.shape:
-        raise ValueError(
+        raise InputError(
             f"y_score has shape {y_score.shape} but Y_true has shape {Y_true.shape}; "
             "they must match."
         )
     if not np.all(np.isfinite(y_score)):
-        raise ValueError("y_score contains NaN or infinite values.")
+        raise InputError("y_score contains NaN or infinite values.")
     n_samples, n_labels = y_score.shape
 
     # one row per label (contiguous): sorting and cumulating along rows is cache-friendly.

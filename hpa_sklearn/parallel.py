@@ -49,7 +49,8 @@ try:  # joblib >= 1.5 depends on cloudpickle; older versions vendor it
 except ImportError:  # pragma: no cover
     from joblib.externals import cloudpickle
 
-from .datasets._lazy import LazyImages
+from ._arrays import LazyImages
+from .exceptions import InputError
 
 __all__ = ["IsolatedFitsBackend", "isolated_fits"]
 
@@ -245,7 +246,7 @@ def _end_executor(executor, *, kill):
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
+        raise InputError(f"{name} must be an int >= {minimum}; got {value!r}.")
 
 
 class IsolatedFitsBackend(ParallelBackendBase):
@@ -295,7 +296,7 @@ class IsolatedFitsBackend(ParallelBackendBase):
         _check_int("max_fits_per_worker", max_fits_per_worker, 1)
         if n_workers is not None and (isinstance(n_workers, bool)
                                       or not isinstance(n_workers, Integral) or n_workers == 0):
-            raise ValueError(f"n_workers must be a non-zero int or None; got {n_workers!r}.")
+            raise InputError(f"n_workers must be a non-zero int or None; got {n_workers!r}.")
         if isinstance(max_nbytes, str):
             max_nbytes = memstr_to_bytes(max_nbytes)
         if max_nbytes is not None:
@@ -319,7 +320,7 @@ class IsolatedFitsBackend(ParallelBackendBase):
     def _resolve(self, n_jobs):
         n = self.n_workers if self.n_workers is not None else (n_jobs or 1)
         if n == 0:
-            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+            raise InputError("n_jobs == 0 in Parallel has no meaning")
         return max(cpu_count() + 1 + n, 1) if n < 0 else int(n)
 
     def effective_n_jobs(self, n_jobs):

@@ -9,15 +9,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._validation import check_image_array
-from .datasets._constants import CHANNELS
-
-# The colour (R, G, B weights) in which the HPA displays each stain: yellow light is red + green.
-HPA_DISPLAY_COLOURS = {
-    "red": (1.0, 0.0, 0.0),
-    "green": (0.0, 1.0, 0.0),
-    "blue": (0.0, 0.0, 1.0),
-    "yellow": (0.5, 0.5, 0.0),
-}
+from .exceptions import InputError
+from ._constants import CHANNELS, HPA_DISPLAY_COLOURS
 
 # Named channel choices. "hpa_display" is the HPA's RGB rendering of the four stains.
 CHANNEL_PRESETS = {
@@ -94,18 +87,18 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         names = self.input_channels
         if isinstance(key, numbers.Integral) and not isinstance(key, bool):
             if not 0 <= key < (n_in if names is None else len(names)):
-                raise ValueError(
+                raise InputError(
                     f"channels[{j}] is position {key}, outside the "
                     f"{n_in if names is None else len(names)} input channels."
                 )
             return int(key)
         if names is None:
-            raise ValueError(
+            raise InputError(
                 f"channels[{j}] names {key!r} but input_channels=None (unnamed channels); use "
                 "integer positions or set input_channels."
             )
         if key not in names:
-            raise ValueError(
+            raise InputError(
                 f"channels[{j}] names {key!r}, which is not an input channel; "
                 f"input_channels={tuple(names)}."
             )
@@ -116,22 +109,22 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         spec = self.channels
         if isinstance(spec, str):
             if spec not in CHANNEL_PRESETS:
-                raise ValueError(
+                raise InputError(
                     f"channels={spec!r} is not a preset; use one of {sorted(CHANNEL_PRESETS)} or "
                     "a list of channel names or positions."
                 )
             spec = CHANNEL_PRESETS[spec]
         spec = list(spec)
         if not spec:
-            raise ValueError("channels is empty; select at least one channel.")
+            raise InputError("channels is empty; select at least one channel.")
         matrix = np.zeros((n_in, len(spec)))
         for j, item in enumerate(spec):
             mix = {item: 1.0} if not isinstance(item, dict) else dict(item)
             if not mix:
-                raise ValueError(f"channels[{j}] is an empty mix.")
+                raise InputError(f"channels[{j}] is an empty mix.")
             for key, weight in mix.items():
                 if not isinstance(weight, numbers.Real) or not np.isfinite(weight):
-                    raise ValueError(f"channels[{j}]: weight of {key!r} must be a finite number.")
+                    raise InputError(f"channels[{j}]: weight of {key!r} must be a finite number.")
                 matrix[self._position(key, j, n_in), j] = weight
         labels = tuple(_channel_label(item) for item in spec)
         plain = not any(isinstance(item, dict) for item in spec)
@@ -142,18 +135,18 @@ class ChannelSelector(TransformerMixin, BaseEstimator):
         if names is not None and (
             isinstance(names, str) or len(names) == 0 or len(set(names)) != len(names)
         ):
-            raise ValueError(f"input_channels must be distinct channel names or None; got {names!r}.")
+            raise InputError(f"input_channels must be distinct channel names or None; got {names!r}.")
         X = check_array(X, allow_nd=True, dtype="numeric", ensure_all_finite=True)
         n_in = X.shape[-1]
         expected = n_in if reset else self.n_features_in_
         if self.input_channels is not None and reset and n_in != len(self.input_channels):
-            raise ValueError(
+            raise InputError(
                 f"X has {n_in} channels on its last axis but input_channels names "
                 f"{len(self.input_channels)} ({tuple(self.input_channels)}); set input_channels "
                 "to the input's channels."
             )
         if n_in != expected:
-            raise ValueError(
+            raise InputError(
                 f"X has {n_in} features, but ChannelSelector is expecting {expected} features "
                 "as input (channels on the last axis)."
             )
@@ -283,9 +276,9 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
         for name, upper in (("rotation", 180.0), ("zoom", 0.9), ("shift", 0.9), ("brightness", 1.0)):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not 0 <= value <= upper:
-                raise ValueError(f"{name} must be a number in [0, {upper}]; got {value!r}.")
+                raise InputError(f"{name} must be a number in [0, {upper}]; got {value!r}.")
         if self.fill_mode not in ("reflect", "constant", "nearest", "wrap"):
-            raise ValueError(
+            raise InputError(
                 f"fill_mode must be 'reflect', 'constant', 'nearest' or 'wrap'; got {self.fill_mode!r}."
             )
 
@@ -309,11 +302,11 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
         """
         import keras
 
-        from ._layers import RandomRot90
+        from ._engine.keras_objects import RandomRot90
 
         self._check_params()
         if image_shape is not None and self.rot90 and image_shape[0] != image_shape[1]:
-            raise ValueError(
+            raise InputError(
                 f"ImageAugmenter(rot90=True) needs square images; the network sees "
                 f"{image_shape[0]}x{image_shape[1]} px. Set rot90=False, or make the images "
                 "square (load_hpa resizes to squares; input_size= resizes inside the network)."
@@ -365,7 +358,7 @@ class ImageAugmenter(TransformerMixin, BaseEstimator):
         self._check_params()
         X = check_image_array(X, min_size=1)
         if self.rot90 and X.shape[1] != X.shape[2]:
-            raise ValueError(
+            raise InputError(
                 f"rot90=True needs square images; got {X.shape[1]}x{X.shape[2]}. Set rot90=False."
             )
         self.n_channels_in_ = X.shape[-1]

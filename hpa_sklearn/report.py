@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_write_json, atomic_write_text, save_figure
+from ._io.atomic import atomic_folder, atomic_write_json, atomic_write_text, save_figure
+from ._io.ownership import replaceable, write_marker
 from ._decision import apply_thresholds
 from ._validation import check_label_matrix, check_thresholds
 from .metrics import (
@@ -16,7 +17,8 @@ from .metrics import (
     f1_threshold_curves,
     per_class_scores,
 )
-from .preprocessing import HPA_DISPLAY_COLOURS
+from ._constants import HPA_DISPLAY_COLOURS
+from .exceptions import InputError
 
 _CURVE_THRESHOLDS = np.round(np.linspace(0.0, 1.0, 101), 2)
 _EPS = 1e-7
@@ -69,7 +71,7 @@ def compute_report(Y_true, proba, threshold=0.5, *, class_names=None, history=No
     Y_true = check_label_matrix(Y_true, name="Y_true")
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != Y_true.shape:
-        raise ValueError(f"proba has shape {proba.shape} but Y_true has {Y_true.shape}.")
+        raise InputError(f"proba has shape {proba.shape} but Y_true has {Y_true.shape}.")
     n_labels = Y_true.shape[1]
     names = list(class_names) if class_names is not None else class_names_of(n_labels)
     tuned_thresholds = check_thresholds(threshold, n_labels)
@@ -295,13 +297,15 @@ over samples.</p>
 
 def write_report(out_dir, Y_true, proba, threshold=0.5, *, images=None, channels=None, ids=None,
                  history=None, train_target=None, class_names=None, n_examples=8, n_boot=1000,
-                 random_state=0, title="hpa-sklearn evaluation report"):
+                 random_state=0, title="hpa-sklearn evaluation report", run=None):
     """Write the evaluation report into ``out_dir``: ``index.html``, its PNGs and ``report.json``.
 
     Parameters
     ----------
     out_dir : str or Path
-        Folder to write (created if needed).
+        Folder to write: created, or replaced as a whole when it is a report folder of the
+        library (any other non-empty folder is refused); written under a temporary name and
+        swapped in.
     Y_true, proba, threshold, history, train_target, class_names, n_boot, random_state
         As in :func:`compute_report`.
     images : array of shape (n_samples, h, w, c), default=None
@@ -314,6 +318,8 @@ def write_report(out_dir, Y_true, proba, threshold=0.5, *, images=None, channels
         Number of example images.
     title : str
         Title of the page.
+    run : dict, default=None
+        How the evaluated model was made (a model folder's ``run`` record), kept in the report.
 
     Returns
     -------
@@ -334,10 +340,21 @@ def write_report(out_dir, Y_true, proba, threshold=0.5, *, images=None, channels
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_folder(Path(out_dir), replaceable=replaceable("report")) as tmp:
+        report = _write_report(tmp, Y_true, proba, threshold, images=images, channels=channels,
+                               ids=ids, history=history, train_target=train_target,
+                               class_names=class_names, n_examples=n_examples, n_boot=n_boot,
+                               random_state=random_state, title=title, run=run)
+        write_marker(tmp, "report")
+    return report
+
+
+def _write_report(out_dir, Y_true, proba, threshold, *, images, channels, ids, history,
+                  train_target, class_names, n_examples, n_boot, random_state, title, run):
     report = compute_report(Y_true, proba, threshold, class_names=class_names, history=history,
                             train_target=train_target, n_boot=n_boot, random_state=random_state)
+    if run is not None:
+        report["run"] = run
     names = [r["name"] for r in report["per_class"]]
     figures = report["figures"]
     files = [("per_class_f1.png", "Per-class F1"), ("f1_vs_threshold.png", "F1 against threshold"),
@@ -365,6 +382,32 @@ def write_report(out_dir, Y_true, proba, threshold=0.5, *, images=None, channels
                        figures["examples"]["predicted"], ids_shown, out_dir / "examples.png")
         files.append(("examples.png", "Example images with true and predicted labels"))
     report["files"] = ["index.html", "report.json", *[name for name, _ in files]]
+    out_dir = Path(out_dir)
     atomic_write_json(out_dir / "report.json", report, indent=1)
     atomic_write_text(out_dir / "index.html", _html_page(report, files, title))
     return report
+
+
+def plot_search(results, params):
+    """One panel per searched parameter: each candidate's mean cross-validated macro F1 against
+    the parameter's value (``results`` is ``cv_results_`` as a DataFrame). Returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    scores = results["mean_test_score"].to_numpy(dtype=float)
+    for ax, name in zip(axes, params):
+        values = results[f"param_{name}"].astype(str)
+        levels = sorted(values.unique(), key=lambda v: (len(v), v))
+        x = np.array([levels.index(v) for v in values])
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(x))
+        ax.scatter(x + jitter, scores, s=12, alpha=0.6, color="#264653")
+        ax.set_xticks(range(len(levels)), levels, rotation=45, fontsize=7)
+        ax.set_title(name.split("__")[-1], fontsize=9)
+    axes[0].set_ylabel("mean CV macro F1")
+    fig.suptitle("Search over the report's tuning table (each dot a candidate)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -44,6 +44,8 @@ from .metrics import (
     f1_threshold_curves,
     macro_f1,
 )
+from .ensemble import HPAFoldEnsemble
+from .exceptions import InputError
 from .model_selection import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
 
 __all__ = ["MultilabelThresholdTuner"]
@@ -56,7 +58,7 @@ def _predict_positive_proba(estimator, X, n_labels):
     """``positive_proba(estimator.predict_proba(X))``, checked to have one column per label."""
     proba = positive_proba(estimator.predict_proba(X))
     if proba.shape != (_num_samples(X), n_labels):
-        raise ValueError(
+        raise InputError(
             f"{type(estimator).__name__}.predict_proba gave probabilities of shape {proba.shape} "
             f"for {_num_samples(X)} samples; expected ({_num_samples(X)}, {n_labels}), one column "
             "per label of Y."
@@ -187,20 +189,6 @@ def _bootstrap_thresholds(Y, proba, *, scoring, thresholds, default_threshold, n
             best = np.take_along_axis(candidates, f1.argmax(axis=2)[..., None], axis=2)[..., 0]
         chosen[start : start + size] = np.where(n_true > 0, best, default_threshold)
     return chosen
-
-
-class _FoldEnsemble:
-    """The fold models of a ``refit=False`` tuner; ``predict_proba`` averages theirs."""
-
-    def __init__(self, estimators, n_labels):
-        self.estimators_ = estimators
-        self.n_labels = n_labels
-
-    def predict_proba(self, X):
-        total = _predict_positive_proba(self.estimators_[0], X, self.n_labels).astype(float)
-        for estimator in self.estimators_[1:]:
-            total += _predict_positive_proba(estimator, X, self.n_labels)
-        return total / len(self.estimators_)
 
 
 class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -460,7 +448,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             count[test] += 1
         rows = np.flatnonzero(count)
         if rows.size == 0:
-            raise ValueError(f"cv={self.cv!r} gave no held-out row to tune the thresholds on.")
+            raise InputError(f"cv={self.cv!r} gave no held-out row to tune the thresholds on.")
         models = [model for model, _ in results] if not self.refit else None
         return models, rows, total[rows] / count[rows, None]
 
@@ -528,18 +516,18 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Y = check_label_matrix(Y, n_samples=_num_samples(X))
         check_threshold_grid(self.thresholds)
         if not np.isfinite(self.default_threshold):
-            raise ValueError(
+            raise InputError(
                 f"default_threshold must be finite; got {self.default_threshold!r}."
             )
 
         if isinstance(self.cv, str):  # "prefit"
             if self.refit:
-                raise ValueError(
+                raise InputError(
                     "cv='prefit' uses the fitted estimator as is, so refit must be False; "
                     "got refit=True."
                 )
             if fit_params:
-                raise ValueError(
+                raise InputError(
                     f"cv='prefit' fits nothing, so fit parameters {sorted(fit_params)} would be "
                     "ignored; remove them."
                 )
@@ -557,7 +545,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             if self.refit:
                 self.estimator_ = clone(self.estimator).fit(X, Y, **fit_params)
             else:
-                self.estimator_ = _FoldEnsemble(models, Y.shape[1])
+                self.estimator_ = HPAFoldEnsemble.from_fitted(models)
 
         Y_tuned = Y[rows]
         self._choose_thresholds(Y_tuned, proba)
@@ -566,7 +554,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         )
         self.best_score_ = macro_f1(Y_tuned, Y_pred)
         self.classes_ = np.arange(Y.shape[1])
-        if isinstance(self.estimator_, _FoldEnsemble):
+        if isinstance(self.estimator_, HPAFoldEnsemble):
             fitted = self.estimator_.estimators_[0]
         else:
             fitted = self.estimator_
@@ -624,6 +612,37 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         score : float
         """
         return macro_f1(y, self.predict(X), sample_weight=sample_weight)
+
+    def _set_tuned(self, estimator, thresholds, score):
+        """The fitted state of a tuner whose model and thresholds come from elsewhere (a saved
+        folder)."""
+        self.estimator_ = estimator
+        self.best_thresholds_ = np.asarray(thresholds, dtype=np.float64)
+        self.best_score_ = float(score)
+        self.classes_ = np.arange(self.best_thresholds_.size)
+        inner = estimator.estimators_[0] if isinstance(estimator, HPAFoldEnsemble) else estimator
+        if hasattr(inner, "n_features_in_"):
+            self.n_features_in_ = inner.n_features_in_
+        return self
+
+    def save(self, path, *, run=None):
+        """Save the fitted tuner (its thresholds, and its model as a member folder) in the
+        library's one model format; ``refit=False`` (a fold ensemble) included.
+
+        Returns
+        -------
+        path : Path
+        """
+        from ._persistence import save_model
+
+        return save_model(self, path, run=run)
+
+    @classmethod
+    def load(cls, path):
+        """Load a tuner saved with :meth:`save`; it predicts what it predicted before saving."""
+        from ._persistence import load_model
+
+        return load_model(path, expect=cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

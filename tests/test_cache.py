@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa_sklearn import _atomic, cli
+from hpa_sklearn import cli
+from hpa_sklearn._io import atomic as _atomic
 from hpa_sklearn.datasets import (
     cache_entries,
     clear_cache,

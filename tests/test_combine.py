@@ -161,7 +161,7 @@ def test_classifier_on_a_combined_view_equals_the_concatenated_array(tmp_path):
 def test_read_rows_of_a_cache_file_equal_indexing_and_use_pread(tmp_path, monkeypatch):
     import os
 
-    from hpa_sklearn.datasets._lazy import read_rows
+    from hpa_sklearn._arrays import read_rows
 
     X = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 4), dtype=np.uint8)
     np.save(tmp_path / "x.npy", X)

@@ -11,9 +11,10 @@ from sklearn.model_selection import GridSearchCV
 
 from hpa_sklearn import (HPAClassifier, HPAVGG16Classifier, MultilabelStratifiedKFold,
                          macro_f1_scorer)
-from hpa_sklearn._schedules import OneCycle, WarmupCosine, make_schedule
-from hpa_sklearn._training import StopRequest, TrainingMonitor, TrainingState
-from hpa_sklearn.backbones import BACKBONES, _construct, build_backbone, get_backbone
+from hpa_sklearn._engine.keras_objects import OneCycle, WarmupCosine
+from hpa_sklearn._engine.schedules import make_schedule
+from hpa_sklearn._engine.training import StopRequest, TrainingMonitor, TrainingState
+from hpa_sklearn._engine.backbones import BACKBONES, _construct, build_backbone, get_backbone
 from hpa_sklearn.datasets import make_hpa_like
 from hpa_sklearn.recipes import RECIPES, make_classifier
 

@@ -144,7 +144,7 @@ def test_duplicate_id_in_template_sequence_is_named(tmp_path):
 def test_csv_writers_are_atomic(tmp_path, monkeypatch, writer):
     """The CSV is written under a temporary name and renamed: a crash before the rename leaves
     the previous file as it was, and no temporary file behind."""
-    from hpa_sklearn import _atomic
+    from hpa_sklearn._io import atomic as _atomic
 
     path = tmp_path / ("submission.csv" if writer == "submission" else "d/train.csv")
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-from hpa_sklearn.datasets._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from hpa_sklearn._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from hpa_sklearn.datasets import _synthetic
 from hpa_sklearn.datasets._label_stats import CLASS_COUNTS, LABEL_SET_COUNTS, N_SAMPLES
 from hpa_sklearn.datasets._synthetic import make_hpa_like
 
@@ -320,6 +321,155 @@ def test_intermediate_filaments_lie_between_the_red_filaments():
 
 
 # ----------------------------------------------------------------------------------------------
+# class masks (return_masks): where each true class's pattern was drawn
+# ----------------------------------------------------------------------------------------------
+# Classes drawn as fields over the cells (nuclei, filaments, networks, boundaries, the bridge and
+# the spindle of the first cell): something of them is in every image, so their mask is never
+# empty. The others are drawn as a few points that can all fall outside the image or, for the
+# cytoplasmic ones, into a neighbouring cell (where they are dropped): an empty mask is then right.
+FIELD_CLASSES = [0, 1, 2, 6, 7, 11, 12, 13, 14, 15, 16, 17, 21, 22, 25]
+POINT_CLASSES = sorted(set(range(N_CLASSES)) - set(FIELD_CLASSES))
+
+
+def _single_label(class_id, n=3, size=48, noise=0.04, seed=0):
+    """Images, masks of ``class_id`` (n, size, size) and all masks, with ``class_id`` the only label."""
+    images, target, masks = make_hpa_like(
+        n, size, classes=[class_id], label_distribution="uniform", noise=noise, random_state=seed,
+        return_X_y=True, return_masks=True,
+    )
+    assert (target.sum(axis=1) == 1).all() and target[:, class_id].all()
+    return images.astype(float), masks[:, class_id], masks
+
+
+def test_masks_shape_dtype_and_the_bunch_and_tuple_forms():
+    data = make_hpa_like(n_samples=5, image_size=40, random_state=0, return_masks=True)
+    assert set(data) == {"images", "target", "ids", "target_names", "channels", "DESCR", "masks"}
+    assert data.masks.shape == (5, N_CLASSES, 40, 40) and data.masks.dtype == np.bool_
+    result = make_hpa_like(
+        n_samples=5, image_size=40, random_state=0, return_X_y=True, return_masks=True
+    )
+    assert isinstance(result, tuple) and len(result) == 3
+    for array, expected in zip(result, (data.images, data.target, data.masks)):
+        np.testing.assert_array_equal(array, expected)
+    assert "masks" not in make_hpa_like(n_samples=2, image_size=32, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_samples": 40, "image_size": 64},  # two chunks of 32 images
+        {"n_samples": 7, "image_size": 32, "label_distribution": "uniform", "noise": 0},
+    ],
+)
+def test_masks_do_not_change_images_or_labels(kwargs):
+    plain = make_hpa_like(random_state=3, **kwargs)
+    with_masks = make_hpa_like(random_state=3, return_masks=True, **kwargs)
+    np.testing.assert_array_equal(with_masks.images, plain.images)
+    np.testing.assert_array_equal(with_masks.target, plain.target)
+    X, Y, _ = make_hpa_like(random_state=3, return_X_y=True, return_masks=True, **kwargs)
+    np.testing.assert_array_equal(X, plain.images)
+    np.testing.assert_array_equal(Y, plain.target)
+
+
+def test_no_mask_is_computed_unless_asked(monkeypatch):
+    def refuse(pattern):
+        raise AssertionError("a mask was computed although return_masks=False")
+
+    monkeypatch.setattr(_synthetic, "_pattern_mask", refuse)
+    make_hpa_like(n_samples=4, image_size=32, random_state=0)
+    with pytest.raises(AssertionError, match="a mask was computed"):
+        make_hpa_like(n_samples=4, image_size=32, random_state=0, return_masks=True)
+
+
+def test_mask_rule_is_above_a_tenth_of_the_pattern_maximum():
+    pattern = np.array([[[0.0, 0.05, 0.1, 0.11, 1.0]], [[0.0, 0.0, 0.0, 0.0, 0.0]]], dtype=np.float32)
+    expected = [[[False, False, False, True, True]], [[False] * 5]]
+    np.testing.assert_array_equal(_synthetic._pattern_mask(pattern), expected)
+
+
+def test_masks_are_exactly_the_drawn_patterns(monkeypatch):
+    """With known patterns (class k: a ramp 0..1 along x in rows k..k+3), every true class's mask
+    is exactly its ramp above 0.1, in the right image across the chunks of 128 images at 32 px."""
+    size = 32
+    ramp = np.zeros((N_CLASSES, size, size), dtype=np.float32)
+    for k in range(N_CLASSES):
+        ramp[k, k : k + 4] = np.linspace(0, 1, size)
+
+    def pattern(k):
+        return lambda sc, sel: np.repeat(ramp[k][None], len(sel), axis=0)
+
+    monkeypatch.setattr(_synthetic, "_PATTERNS", tuple(pattern(k) for k in range(N_CLASSES)))
+    _, target, masks = make_hpa_like(
+        n_samples=140, image_size=size, label_distribution="uniform", random_state=0,
+        return_X_y=True, return_masks=True,
+    )
+    expected = target[:, :, None, None].astype(bool) & (ramp > 0.1)[None]
+    np.testing.assert_array_equal(masks, expected)
+
+
+@pytest.fixture(scope="module")
+def uniform_with_masks():
+    """600 images of 32 px, one to three labels each, every class about equally frequent."""
+    _, target, masks = make_hpa_like(
+        n_samples=600, image_size=32, label_distribution="uniform", random_state=12,
+        return_X_y=True, return_masks=True,
+    )
+    return target, masks
+
+
+def test_absent_classes_have_empty_masks(uniform_with_masks):
+    target, masks = uniform_with_masks
+    assert not masks[target == 0].any()
+    _, target, masks = make_hpa_like(
+        n_samples=20, image_size=32, classes=[0, 21], random_state=0, return_X_y=True,
+        return_masks=True,
+    )
+    others = np.setdiff1d(np.arange(N_CLASSES), [0, 21])
+    assert not masks[:, others].any()
+
+
+def test_present_classes_have_non_empty_masks(uniform_with_masks):
+    """Field classes: never empty. Point classes: empty only when all their points left the image
+    or their cell (measured: at most 0.4 % of 32 px images); here at most 10 % per class."""
+    target, masks = uniform_with_masks
+    non_empty = masks.any(axis=(2, 3))
+    for class_id in range(N_CLASSES):
+        rows = target[:, class_id] == 1
+        assert rows.sum() >= 20, CLASS_NAMES[class_id]
+        share = non_empty[rows, class_id].mean()
+        if class_id in FIELD_CLASSES:
+            assert share == 1, CLASS_NAMES[class_id]
+        else:
+            assert share >= 0.9, (CLASS_NAMES[class_id], share)
+
+
+@pytest.mark.parametrize("class_id", range(N_CLASSES), ids=lambda k: CLASS_NAMES[k])
+def test_green_is_brighter_inside_the_mask_and_peaks_there(class_id):
+    """Single-label images: the mean green inside the class's mask exceeds the mean outside (camera
+    noise on). Noise-free, the green maximum lies in the mask: there green = 0.03 * cells + w * p,
+    so its maximum has p >= max(p) - 0.03 / w >= max(p) - 0.05, above a tenth of max(p)."""
+    images, mask, masks = _single_label(class_id, seed=class_id)
+    assert not np.delete(masks, class_id, axis=1).any()
+    assert mask.any(axis=(1, 2)).all(), CLASS_NAMES[class_id]
+    green = images[..., GREEN]
+    inside = (green * mask).sum(axis=(1, 2)) / mask.sum(axis=(1, 2))
+    outside = (green * ~mask).sum(axis=(1, 2)) / (~mask).sum(axis=(1, 2))
+    assert (inside > outside + 10).all(), (inside, outside)
+
+    images, mask, _ = _single_label(class_id, noise=0, seed=class_id)
+    peak = images[..., GREEN].reshape(len(images), -1).argmax(axis=1)
+    assert mask.reshape(len(mask), -1)[np.arange(len(mask)), peak].all()
+
+
+def test_masks_follow_the_reference_structures():
+    """Nucleoplasm is masked in the blue nuclei; Cytosol and Plasma membrane outside them."""
+    for class_id, low, high in ((0, 0.8, 1.0), (25, 0.0, 0.1), (21, 0.0, 0.1)):
+        images, mask, _ = _single_label(class_id, n=4, size=64, noise=0, seed=30 + class_id)
+        in_nuclei = (mask & _nucleus_mask(images)).sum(axis=(1, 2)) / mask.sum(axis=(1, 2))
+        assert low <= in_nuclei.min() and in_nuclei.max() <= high, (CLASS_NAMES[class_id], in_nuclei)
+
+
+# ----------------------------------------------------------------------------------------------
 # argument checks
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
@@ -341,6 +491,7 @@ def test_intermediate_filaments_lie_between_the_red_filaments():
         ({"noise": float("nan")}, ValueError, r"noise must be a finite number >= 0.*nan"),
         ({"noise": "low"}, TypeError, r"noise must be a number >= 0; got 'low'"),
         ({"return_X_y": "yes"}, TypeError, r"return_X_y must be True or False; got 'yes'"),
+        ({"return_masks": 1}, TypeError, r"return_masks must be True or False; got 1"),
         ({"random_state": -1}, ValueError, r"random_state must be a non-negative integer; got -1"),
         ({"random_state": "seed"}, TypeError, r"random_state must be None.*'seed'"),
     ],

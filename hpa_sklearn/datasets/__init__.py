@@ -3,9 +3,9 @@ the embedded synthetic data set (:func:`make_hpa_like`)."""
 
 from ._cache import cache_entries, clear_cache
 from ._combine import combine
-from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from .._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._kaggle import load_hpa, read_label_csv, write_kaggle_layout
-from ._lazy import LazyImages
+from .._arrays import LazyImages
 from ._labels import indicator_to_labels, labels_to_indicator
 from ._submission import read_submission, write_submission
 from ._synthetic import make_hpa_like

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_write_json, fsync_file, sweep_temporaries, temporary_path
+from .._io.atomic import atomic_write_json, fsync_file, sweep_temporaries, temporary_path
+from ..exceptions import InputError
 
 CACHE_VERSION = 2
 CACHE_CHECKS = ("stat", "content")
@@ -437,7 +438,7 @@ def cached_array(request, shape, fill, *, paths=None, cache=True, cache_dir=None
     in-memory array (``cache=False``).
     """
     if check not in CACHE_CHECKS:
-        raise ValueError(f"cache_check must be 'stat' or 'content'; got {check!r}.")
+        raise InputError(f"cache_check must be 'stat' or 'content'; got {check!r}.")
     shape = tuple(int(s) for s in shape)
     files = [[list(record) for record in row] for row in request["files"]]
     if check == "content" and cache:

@@ -3,7 +3,8 @@
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._lazy import LazyImages
+from .._arrays import LazyImages
+from ..exceptions import InputError
 
 
 def _field(data, name, i):
@@ -66,7 +67,7 @@ def combine(*datasets, return_X_y=False):
     True
     """
     if len(datasets) < 2:
-        raise ValueError(f"combine needs at least two data sets; got {len(datasets)}.")
+        raise InputError(f"combine needs at least two data sets; got {len(datasets)}.")
     images = [_field(data, "images", i) for i, data in enumerate(datasets)]
     targets = [_field(data, "target", i) for i, data in enumerate(datasets)]
     ids = [np.asarray(_field(data, "ids", i), dtype=object) for i, data in enumerate(datasets)]
@@ -76,14 +77,14 @@ def combine(*datasets, return_X_y=False):
     first = images[0]
     for i, array in enumerate(images):
         if getattr(array, "ndim", None) != 4:
-            raise ValueError(
+            raise InputError(
                 f"data set {i}: images must be a 4-D array (n, size, size, channels); got shape "
                 f"{getattr(array, 'shape', None)}."
             )
         if len(ids[i]) != len(array):
-            raise ValueError(f"data set {i} has {len(ids[i])} ids for {len(array)} images.")
+            raise InputError(f"data set {i} has {len(ids[i])} ids for {len(array)} images.")
         if i and (tuple(array.shape[1:]) != tuple(first.shape[1:]) or array.dtype != first.dtype):
-            raise ValueError(
+            raise InputError(
                 f"data sets 0 and {i} differ in image size or channels: {first.dtype} images of "
                 f"{first.shape[1]}x{first.shape[2]} px with {first.shape[3]} channels against "
                 f"{array.dtype} of {array.shape[1]}x{array.shape[2]} px with {array.shape[3]}; "
@@ -91,7 +92,7 @@ def combine(*datasets, return_X_y=False):
             )
         if i and channels[0] is not None and channels[i] is not None \
                 and list(channels[i]) != list(channels[0]):
-            raise ValueError(
+            raise InputError(
                 f"data sets 0 and {i} hold other channels, or the same in another order: "
                 f"{list(channels[0])} against {list(channels[i])}; load them with the same "
                 "channels=."
@@ -99,7 +100,7 @@ def combine(*datasets, return_X_y=False):
 
     labelled = [t is not None for t in targets]
     if any(labelled) and not all(labelled):
-        raise ValueError(
+        raise InputError(
             f"data sets {[i for i, has in enumerate(labelled) if not has]} have no labels (a "
             "template such as sample_submission.csv) and the others have: combine labelled data "
             "sets with labelled ones only."
@@ -107,7 +108,7 @@ def combine(*datasets, return_X_y=False):
     if all(labelled):
         for i, target in enumerate(targets):
             if np.shape(target) != (len(ids[i]), np.shape(targets[0])[1]):
-                raise ValueError(
+                raise InputError(
                     f"data set {i}: target has shape {np.shape(target)}; expected "
                     f"({len(ids[i])}, {np.shape(targets[0])[1]})."
                 )
@@ -120,7 +121,7 @@ def combine(*datasets, return_X_y=False):
     if len(unique) != len(all_ids):
         twice = unique[counts > 1]
         owners = [i for i, part in enumerate(ids) if twice[0] in set(part.astype(str))]
-        raise ValueError(
+        raise InputError(
             f"{len(twice)} id(s) appear more than once among the data sets, e.g. {twice[0]!r} "
             f"(in data sets {owners}); ids must be unique across the data sets combined."
         )

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._constants import N_CLASSES
+from .._constants import N_CLASSES
 from ._labels import parse_target
+from ..exceptions import InputError
 
 # a label cell: class ids of ASCII digits separated by spaces (tabs and surrounding spaces allowed)
 _LABELS = re.compile(r"[ \t]*[0-9]+(?:[ \t]+[0-9]+)*[ \t]*")
@@ -47,7 +48,7 @@ def _decode(path, data):
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ValueError(
+        raise InputError(
             f"{path}, line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at column "
             f"{column}); save the file as UTF-8."
         ) from None
@@ -80,20 +81,20 @@ def read_csv(path, *, expected="'Id,Target'"):
                 starts.append(line + 1)
                 line = reader.line_num
         except csv.Error as exc:
-            raise ValueError(
+            raise InputError(
                 f"{path}, line {line + 1}: not a valid CSV row ({exc}); check the quotes."
             ) from None
     while records and not records[-1]:  # empty lines at the end
         records.pop()
         starts.pop()
     if not records:
-        raise ValueError(f"{path}: the file is empty; expected a header {expected}.")
+        raise InputError(f"{path}: the file is empty; expected a header {expected}.")
     header, rows, lines = records[0], records[1:], starts[1:]
     if not header or header == [""]:
-        raise ValueError(f"{path}, line 1: empty header; expected {expected}.")
+        raise InputError(f"{path}, line 1: empty header; expected {expected}.")
     repeated = [name for name, count in Counter(header).items() if count > 1]
     if repeated:
-        raise ValueError(f"{path}, line 1: column {repeated[0]!r} appears twice in the header.")
+        raise InputError(f"{path}, line 1: column {repeated[0]!r} appears twice in the header.")
     width = len(header)
     if set(map(len, rows)) - {width}:
         _report_width(path, header, rows, lines)
@@ -110,7 +111,7 @@ def _report_width(path, header, rows, lines):
                 problem = f"{len(row)} field(s) where the header {','.join(header)!r} has {width}"
                 if len(row) > width and row[-1] == "":
                     problem += " (a trailing comma?)"
-            raise ValueError(f"{path}, line {start}: {problem}; every row needs {width}.")
+            raise InputError(f"{path}, line {start}: {problem}; every row needs {width}.")
 
 
 def parse_labels(text, where, *, allow_empty=False):
@@ -120,7 +121,7 @@ def parse_labels(text, where, *, allow_empty=False):
         return []
     if _LABELS.fullmatch(text) is None:
         parse_target(text, where=where)  # its message names the bad token
-        raise ValueError(
+        raise InputError(
             f"{where}: malformed labels {text!r} (expected class ids of digits 0-9 separated "
             "by spaces, such as '16 0')."
         )
@@ -149,7 +150,7 @@ def check_unique(ids, table):
     counts = Counter(ids)
     dup = next(i for i in ids if counts[i] > 1)
     lines = [line for sample_id, line in zip(ids, table.lines) if sample_id == dup]
-    raise ValueError(
+    raise InputError(
         f"{table.path}: duplicate Id {dup!r} on lines {lines}; every Id must appear once."
     )
 

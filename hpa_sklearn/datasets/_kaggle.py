@@ -14,12 +14,13 @@ from PIL import Image
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_path, atomic_write_text
+from .._io.atomic import atomic_path, atomic_write_text
 from ._cache import CACHE_CHECKS, cached_array, start_writeback
-from ._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
+from .._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._csv import check_unique, csv_text, parse_label_column, read_csv
 from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, ImageFileError, read_channel
 from ._labels import indicator_to_labels
+from ..exceptions import InputError
 
 _HPAV18_ID = re.compile(r"^\d+_(.+)$")  # "11088_89_B5_1" is stored as "89_B5_1_{colour}.jpg"
 
@@ -30,7 +31,7 @@ def _check_channels(channels):
     channels = tuple(channels)
     unknown = [c for c in channels if c not in CHANNELS]
     if not channels or unknown or len(set(channels)) != len(channels):
-        raise ValueError(
+        raise InputError(
             f"channels must be distinct names among {CHANNELS}; got {channels!r}."
         )
     return channels
@@ -42,7 +43,7 @@ def _check_image_size(image_size):
         or isinstance(image_size, bool)
         or image_size < MIN_IMAGE_SIZE
     ):
-        raise ValueError(
+        raise InputError(
             f"image_size must be an integer >= {MIN_IMAGE_SIZE} (the smallest input VGG16 "
             f"takes); got {image_size!r}."
         )
@@ -59,7 +60,7 @@ def check_id(sample_id, where):
         or not sample_id.isprintable()
         or sample_id != sample_id.strip()
     ):
-        raise ValueError(
+        raise InputError(
             f"{where}: Id {sample_id!r} is not a plain file-name stem (it is empty, has a path "
             "separator, a quote, surrounding spaces or control characters, or would escape the "
             "image folder); fix the CSV."
@@ -93,12 +94,12 @@ def read_label_csv(csv_path):
         raise FileNotFoundError(f"label file not found: {csv_path}")
     table = read_csv(csv_path, expected="'Id,Target'")
     if "Id" not in table.header:
-        raise ValueError(
+        raise InputError(
             f"{csv_path}: no 'Id' column (columns: {table.header}); expected 'Id,Target' "
             "or 'Id,Predicted'."
         )
     if not table.rows:
-        raise ValueError(f"{csv_path}: the file has a header but no rows.")
+        raise InputError(f"{csv_path}: the file has a header but no rows.")
     id_list = table.column("Id")
     check_ids(id_list, table)
     check_unique(id_list, table)
@@ -109,7 +110,7 @@ def read_label_csv(csv_path):
             # means a damaged file, whose Ids cannot be trusted either
             parse_label_column(table, "Predicted", allow_empty=True)
             return ids, None
-        raise ValueError(
+        raise InputError(
             f"{csv_path}: no 'Target' (labels) or 'Predicted' (template) column; columns: "
             f"{table.header}."
         )
@@ -357,13 +358,13 @@ def load_hpa(
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
     if image_format not in ("auto", *IMAGE_EXTENSIONS):
-        raise ValueError(
+        raise InputError(
             f"image_format must be 'auto', 'png', 'jpg' or 'tif'; got {image_format!r}."
         )
     if missing not in ("raise", "skip"):
-        raise ValueError(f"missing must be 'raise' or 'skip'; got {missing!r}.")
+        raise InputError(f"missing must be 'raise' or 'skip'; got {missing!r}.")
     if cache_check not in CACHE_CHECKS:
-        raise ValueError(f"cache_check must be 'stat' or 'content'; got {cache_check!r}.")
+        raise InputError(f"cache_check must be 'stat' or 'content'; got {cache_check!r}.")
     formats = AUTO_ORDER if image_format == "auto" else (image_format,)
 
     csv_path = resolve_csv(path, labels)
@@ -373,7 +374,7 @@ def load_hpa(
         wanted = [str(i) for i in ids]
         unknown = [i for i in wanted if i not in position]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"{len(unknown)} of the requested ids are not in {csv_path}, e.g. {unknown[:3]}."
             )
         rows = np.array([position[i] for i in wanted], dtype=np.intp)
@@ -476,25 +477,25 @@ def write_kaggle_layout(path, images, ids, target=None, *, channels=CHANNELS, la
     channels = _check_channels(channels)
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != len(channels) or images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"images must be uint8 of shape (n, size, size, {len(channels)}); got {images.dtype} "
             f"{images.shape}."
         )
     ids = [str(i) for i in ids]
     if len(ids) != len(images):
-        raise ValueError(f"got {len(ids)} ids for {len(images)} images.")
+        raise InputError(f"got {len(ids)} ids for {len(images)} images.")
     for i, sample_id in enumerate(ids):
         check_id(sample_id, f"ids[{i}]")
     if len(set(ids)) != len(ids):
-        raise ValueError("ids must be unique.")
+        raise InputError("ids must be unique.")
     labelled = target is not None
     if labelled:
         target = np.asarray(target)
         if target.shape != (len(ids), N_CLASSES):
-            raise ValueError(f"target must have shape ({len(ids)}, {N_CLASSES}); got {target.shape}.")
+            raise InputError(f"target must have shape ({len(ids)}, {N_CLASSES}); got {target.shape}.")
         empty = np.flatnonzero(target.sum(axis=1) == 0)
         if empty.size:
-            raise ValueError(
+            raise InputError(
                 f"target row {empty[0]} (Id {ids[empty[0]]!r}) has no label; every HPA sample has one."
             )
     labels_file = labels_file or ("train.csv" if labelled else "sample_submission.csv")

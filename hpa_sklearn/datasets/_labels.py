@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._constants import N_CLASSES
+from .._constants import N_CLASSES
+from ..exceptions import InputError
 
 
 def parse_target(value, *, n_classes=N_CLASSES, where="Target"):
@@ -13,18 +14,18 @@ def parse_target(value, *, n_classes=N_CLASSES, where="Target"):
     """
     text = "" if value is None else str(value).strip()
     if not text or text.lower() == "nan":
-        raise ValueError(f"{where}: empty Target; every sample needs at least one class id.")
+        raise InputError(f"{where}: empty Target; every sample needs at least one class id.")
     ids = []
     for token in text.split():
         try:
             class_id = int(token)
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"{where}: malformed Target {text!r}: {token!r} is not an integer class id "
                 "(expected space-separated ids such as '16 0')."
             ) from None
         if not 0 <= class_id < n_classes:
-            raise ValueError(
+            raise InputError(
                 f"{where}: class id {class_id} in Target {text!r} is outside 0..{n_classes - 1}."
             )
         ids.append(class_id)
@@ -48,7 +49,7 @@ def labels_to_indicator(labels, n_classes=N_CLASSES):
         for class_id in item:
             class_id = int(class_id)
             if not 0 <= class_id < n_classes:
-                raise ValueError(
+                raise InputError(
                     f"labels[{row}]: class id {class_id} is outside 0..{n_classes - 1}."
                 )
             Y[row, class_id] = 1

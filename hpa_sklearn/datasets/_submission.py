@@ -5,11 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_write_text
-from ._constants import N_CLASSES
+from .._io.atomic import atomic_write_text
+from .._constants import N_CLASSES
 from ._csv import check_unique, csv_text, parse_label_column, read_csv
 from ._kaggle import check_id, check_ids, read_label_csv
 from ._labels import indicator_to_labels
+from ..exceptions import InputError
 
 
 def write_submission(path, ids, Y_pred, *, template=None):
@@ -51,12 +52,12 @@ def write_submission(path, ids, Y_pred, *, template=None):
     ids = np.asarray([str(i) for i in ids], dtype=object)
     Y_pred = np.asarray(Y_pred)
     if Y_pred.ndim != 2 or Y_pred.shape[0] != len(ids) or Y_pred.shape[1] != N_CLASSES:
-        raise ValueError(
+        raise InputError(
             f"Y_pred must have shape ({len(ids)}, {N_CLASSES}) to match the {len(ids)} ids; got "
             f"{Y_pred.shape}."
         )
     if not np.isin(Y_pred, (0, 1)).all():
-        raise ValueError("Y_pred must be a 0/1 label matrix; apply the thresholds first (predict).")
+        raise InputError("Y_pred must be a 0/1 label matrix; apply the thresholds first (predict).")
     for i, sample_id in enumerate(ids):
         check_id(sample_id, f"ids[{i}]")
     _check_unique_sequence(ids, "ids")
@@ -69,13 +70,13 @@ def write_submission(path, ids, Y_pred, *, template=None):
         position = {sample_id: i for i, sample_id in enumerate(ids)}
         lacking = [i for i in order if i not in position]
         if lacking:
-            raise ValueError(
+            raise InputError(
                 f"{len(lacking)} id(s) of the template have no prediction, e.g. {lacking[:3]}; "
                 "predict every test image."
             )
         if len(order) != len(ids):
             extra = sorted(set(ids) - set(order))
-            raise ValueError(
+            raise InputError(
                 f"{len(extra)} predicted id(s) are not in the template, e.g. {extra[:3]}."
             )
         rows = np.array([position[i] for i in order], dtype=np.intp)
@@ -90,7 +91,7 @@ def _check_unique_sequence(ids, what):
     seen = {}
     for i, sample_id in enumerate(ids):
         if sample_id in seen:
-            raise ValueError(
+            raise InputError(
                 f"{what} holds Id {sample_id!r} twice (at positions {seen[sample_id]} and {i}); "
                 "every Id must appear once."
             )
@@ -109,7 +110,7 @@ def read_submission(path):
     path = Path(path)
     table = read_csv(path, expected="'Id,Predicted'")
     if table.header != ["Id", "Predicted"]:
-        raise ValueError(f"{path}: expected columns ['Id', 'Predicted']; got {table.header}.")
+        raise InputError(f"{path}: expected columns ['Id', 'Predicted']; got {table.header}.")
     ids = table.column("Id")
     check_ids(ids, table)
     check_unique(ids, table)

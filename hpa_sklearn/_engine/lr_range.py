@@ -56,7 +56,7 @@ class LRRangeTest:
             ax.set_ylim(top=max(top, np.nanmax(self.smoothed[: max(1, len(self.smoothed) // 2)])))
         ax.legend(fontsize=8)
         if path is not None:
-            from ._atomic import save_figure
+            from .._io.atomic import save_figure
 
             ax.figure.tight_layout()
             save_figure(ax.figure, path, dpi=110)

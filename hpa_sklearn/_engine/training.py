@@ -8,11 +8,15 @@ a scheduler's or ``docker stop``'s SIGTERM, and a SIGKILL or out-of-memory kill.
 * :class:`TrainingMonitor`, a Keras callback, keeps the history, runs early stopping with a state
   that can be saved, writes a checkpoint after every epoch and, on a stop request, after the last
   finished batch, then raises :class:`TrainingInterrupted`.
-* A checkpoint is a complete saved-classifier folder (network with its optimizer state and
-  parameters) plus ``training.json``: epochs and batches done, the partial epoch's running
-  metrics, the states of the random generators of dropout and augmentation, and early stopping's
-  state. Written through :func:`hpa_sklearn._atomic.atomic_folder`, it is always whole: a SIGKILL
-  loses at most the work since the last checkpoint.
+* A checkpoint is a complete model folder (network with its optimizer state, parameters) whose
+  manifest also holds the :class:`TrainingState`: epochs and batches done, the partial epoch's
+  running metrics, the states of the random generators of dropout and augmentation, early
+  stopping's state, the time spent and planned under a time budget. Written through
+  :func:`hpa_sklearn._io.atomic.atomic_folder`, it is always whole: a SIGKILL loses at most the
+  work since the last checkpoint.
+* Under a time budget, :class:`TrainingMonitor` measures the first epoch, plans the epochs that
+  fit (the trainer stretches the learning-rate schedule to them) and stops training when the
+  budget is spent.
 
 The batch order of every epoch is a function of the seed and the epoch number, so a resumed fit
 reads the same batches as an uninterrupted one and, on the CPU, ends with the same weights.
@@ -23,16 +27,17 @@ import hashlib
 import json
 import signal
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 import keras
 import numpy as np
 
-from ._schedules import PLATEAU_FACTOR, PLATEAU_PATIENCE
+from .._io.schema import Any, Bool, Const, Int, List, Map, Num, Obj, Optional, check
+from .schedules import PLATEAU_FACTOR, PLATEAU_PATIENCE
+from ..exceptions import InputError
 
-TRAINING_FILE = "training.json"
-BEST_WEIGHTS_FILE = "best_weights.npz"
-_FORMAT = 1
+_FORMAT = 2
 _FINGERPRINT_ROWS = 16  # image rows hashed to recognise the training data
 
 
@@ -106,7 +111,7 @@ def stop_on_signals():
 
 @dataclass
 class TrainingState:
-    """Where a fit stands; saved as ``training.json`` in a checkpoint."""
+    """Where a fit stands; saved in a checkpoint's manifest (``training``)."""
 
     seed: int
     epochs_done: int = 0
@@ -121,28 +126,41 @@ class TrainingState:
     learning_rate: float = None  # lr_schedule="plateau": the current rate (Keras does not save it)
     lr_best: float = float("inf")  # ... the best monitored loss so far
     lr_wait: int = 0  # ... and epochs since
+    seconds: float = 0.0  # training time spent (all calls together), for the time budget
+    epoch_seconds: float = None  # time budget: the measured time of an epoch ...
+    planned_epochs: int = None  # ... and the epochs the budget fits (the schedule's length)
+    budget_spent: bool = False  # the time budget ended the training
+
+    @property
+    def finished(self):
+        return self.stopped_early or self.budget_spent
 
     def to_json(self):
-        return {"format": _FORMAT, **asdict(self)}
+        data = asdict(self)
+        for key in ("best", "lr_best"):  # JSON has no infinity
+            if data[key] == float("inf"):
+                data[key] = None
+        return {"format": _FORMAT, **data}
 
     @classmethod
     def from_json(cls, data, where):
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{where}: not a training state of format {_FORMAT}.")
+        data = check(data, _STATE_SCHEMA, where)
         fields = {k: v for k, v in data.items() if k != "format"}
-        try:
-            state = cls(**fields)
-        except TypeError as exc:
-            raise ValueError(f"{where}: {exc}.") from None
-        numbers = ("seed", "epochs_done", "batches_done", "best_epoch", "wait", "lr_wait")
-        if not all(isinstance(getattr(state, k), int) and getattr(state, k) >= 0 for k in numbers):
-            raise ValueError(f"{where}: {', '.join(numbers)} must be integers >= 0.")
-        if not isinstance(state.history, dict) or not isinstance(state.partial_logs, dict):
-            raise ValueError(f"{where}: history and partial_logs must be objects.")
-        if state.learning_rate is not None and not (
-                isinstance(state.learning_rate, (int, float)) and state.learning_rate > 0):
-            raise ValueError(f"{where}: learning_rate must be null or a positive number.")
-        return state
+        for key in ("best", "lr_best"):
+            if fields.get(key) is None:
+                fields[key] = float("inf")
+        return cls(**fields)
+
+
+_COUNT = Int(minimum=0)
+_STATE_SCHEMA = Obj(
+    {"format": Const(_FORMAT), "seed": _COUNT, "epochs_done": _COUNT, "batches_done": _COUNT,
+     "partial_logs": Map(Num()), "seed_states": List(Any()), "best": Optional(Num()),
+     "best_epoch": _COUNT, "wait": _COUNT, "stopped_early": Bool(), "history": Map(List(Num())),
+     "learning_rate": Optional(Num(minimum=0)), "lr_best": Optional(Num()), "lr_wait": _COUNT,
+     "seconds": Num(minimum=0), "epoch_seconds": Optional(Num(minimum=0)),
+     "planned_epochs": Optional(Int(minimum=1)), "budget_spent": Bool()},
+)
 
 
 def seed_generator_states(model):
@@ -154,7 +172,7 @@ def restore_seed_generator_states(model, states, where):
     """Give the model's random generators the saved ``states`` (Keras does not save them)."""
     variables = [v for v in model.variables if v.path.endswith("seed_generator_state")]
     if len(variables) != len(states):
-        raise ValueError(
+        raise InputError(
             f"{where}: {len(states)} random generator states for {len(variables)} generators."
         )
     for variable, value in zip(variables, states):
@@ -203,10 +221,16 @@ class TrainingMonitor(keras.callbacks.Callback):
         rate it may reach.
     first_epoch_offset : int
         Batches of the first epoch trained before this fit call (a resumed partial epoch).
+    budget : float or None
+        Seconds of training allowed (all calls together, ``state.seconds`` counting the earlier
+        ones): the first epoch is timed, ``state.planned_epochs`` set to the epochs that fit (at
+        most ``max_epochs``), and training stops after the batch that spends the budget.
+    max_epochs : int or None
+        The most epochs a budget may plan.
     """
 
     def __init__(self, state, *, request, save, early_stopping, patience, best_weights=None,
-                 first_epoch_offset=0, plateau_floor=None):
+                 first_epoch_offset=0, plateau_floor=None, budget=None, max_epochs=None):
         super().__init__()
         self.state = state
         self.request = request
@@ -216,17 +240,51 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.offset = first_epoch_offset
         self.best_weights = best_weights
         self.plateau_floor = plateau_floor
+        self.budget = budget
+        self.max_epochs = max_epochs
         self._batches = 0
         self._logs = {}
+        self._mark = time.monotonic()
+        self._batch_ends = []
+
+    def _clock(self):
+        """Add the time since the last call to ``state.seconds``; return the total."""
+        now = time.monotonic()
+        self.state.seconds += now - self._mark
+        self._mark = now
+        return self.state.seconds
+
+    def on_train_begin(self, logs=None):
+        self._mark = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._batches = 0
+        self._batch_ends = [time.monotonic()]
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches += 1
         self._logs = dict(logs or {})
         if self.request.signum is not None:
             self.interrupt()
+        if self.budget is not None:
+            self._batch_ends.append(time.monotonic())
+            if self._clock() >= self.budget:
+                self.state.budget_spent = True
+                self.model.stop_training = True
+
+    def _plan(self):
+        """After the first timed epoch: the epochs the budget fits, from its measured speed (the
+        first batch, which compiles, left out)."""
+        state = self.state
+        ends = np.asarray(self._batch_ends)
+        steps = np.diff(ends)
+        per_batch = float(np.median(steps[1:])) if len(steps) > 2 else float(steps.sum())
+        tail = time.monotonic() - ends[-1]  # validation and the checkpoint's bookkeeping
+        state.epoch_seconds = per_batch * max(self._batches, 1) + tail
+        remaining = self.budget - state.seconds
+        more = int(remaining // state.epoch_seconds) if state.epoch_seconds > 0 else 0
+        state.planned_epochs = int(min(self.max_epochs, max(state.epochs_done,
+                                                            state.epochs_done + more)))
 
     def interrupt(self, save=True):
         """Checkpoint the partial epoch (unless just done) and raise :class:`TrainingInterrupted`."""
@@ -238,6 +296,7 @@ class TrainingMonitor(keras.callbacks.Callback):
                                              self._batches) if before else self._floats(self._logs)
             state.batches_done = done
         state.seed_states = seed_generator_states(self.model)
+        self._clock()
         path = None
         if self.save:
             path = self.save(state, self.best_weights) if save else self.save.folder
@@ -283,6 +342,12 @@ class TrainingMonitor(keras.callbacks.Callback):
                     self.model.stop_training = True
         if self.plateau_floor is not None and state.learning_rate is not None:
             self._plateau(logs.get("val_loss", logs.get("loss")))
+        self._clock()
+        if self.budget is not None:
+            if state.planned_epochs is None and not state.budget_spent:
+                self._plan()
+            if state.epochs_done >= (state.planned_epochs or self.max_epochs):
+                self.model.stop_training = True
         state.seed_states = seed_generator_states(self.model)
         if self.save:
             self.save(state, self.best_weights)

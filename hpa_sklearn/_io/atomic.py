@@ -23,6 +23,9 @@ import shutil
 import socket
 from pathlib import Path
 
+from ..exceptions import OutputRefusedError
+from .ownership import mark_file
+
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 _TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{8}$")
 
@@ -72,17 +75,20 @@ def _remove(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path, *, durable=True):
+def atomic_path(path, *, durable=True, mark=True):
     """Yield a temporary path to write ``path``'s new content to; publish it on success.
 
-    On a normal exit the temporary file is synced (``durable``) and renamed over ``path``; on an
+    On a normal exit the temporary file is marked as the library's (``mark``, see
+    :mod:`hpa_sklearn._io.ownership`), synced (``durable``) and renamed over ``path``; on an
     exception (``KeyboardInterrupt`` included) it is removed and ``path`` is left as it was.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # '.' and 'a/..' get a name
     sweep_temporaries(path.parent, name=path.name)  # what a killed earlier write left
     tmp = temporary_path(path)
     try:
         yield tmp
+        if mark:
+            mark_file(tmp)
         if durable:
             fsync_file(tmp)
         os.replace(tmp, path)
@@ -169,17 +175,18 @@ def atomic_folder(path, *, replaceable=None):
     reader sees the old folder or the new one, never a mix); elsewhere by two renames, the old
     folder kept aside until the new one is in place (:func:`recover_folder` undoes a crash
     between them). ``replaceable(path) -> bool`` guards against replacing a folder that holds
-    something else (the user's files): when it returns False, ``FileExistsError`` is raised
+    something else (the user's files): when it returns False,
+    :class:`~hpa_sklearn.exceptions.OutputRefusedError` (a ``FileExistsError``) is raised
     before anything is written. On an exception the temporary folder is removed.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # '.' and 'a/..' get a name
     recover_folder(path)
     sweep_temporaries(path.parent, name=path.name)  # what a killed earlier save left
     if path.exists():
         if not path.is_dir():
-            raise FileExistsError(f"{path} exists and is not a folder; choose another path.")
+            raise OutputRefusedError(f"{path} exists and is not a folder; choose another path.")
         if any(path.iterdir()) and replaceable is not None and not replaceable(path):
-            raise FileExistsError(
+            raise OutputRefusedError(
                 f"{path} exists and holds files that were not written here "
                 f"({', '.join(sorted(p.name for p in path.iterdir())[:5])}); it is not replaced. "
                 "Choose a new or empty folder."

@@ -12,36 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 
-from .datasets._lazy import read_rows
-
-
-# test-time augmentation views: (quarter turns, mirror left-right), applied to (n, h, w, c) batches
-_TTA = {
-    None: ((0, False),),
-    "flips": ((0, False), (0, True), (2, True), (2, False)),  # as is, left-right, up-down, both
-    "dihedral": tuple((k, mirror) for k in range(4) for mirror in (False, True)),
-}
-
-
-def tta_transforms(tta, image_size):
-    """The views of ``tta`` (None, "flips", "dihedral") for images of ``(height, width)``."""
-    if tta not in _TTA:
-        raise ValueError(f"tta must be None, 'flips' or 'dihedral'; got {tta!r}.")
-    if tta == "dihedral" and image_size[0] != image_size[1]:
-        raise ValueError(
-            f"tta='dihedral' turns images by 90 degrees, which needs square images; these are "
-            f"{image_size[0]}x{image_size[1]} px. Use tta='flips'."
-        )
-    return _TTA[tta]
-
-
-def _view(batch, transform):
-    turns, mirror = transform
-    if turns:
-        batch = np.rot90(batch, turns, axes=(1, 2))
-    if mirror:
-        batch = batch[:, :, ::-1]
-    return np.ascontiguousarray(batch)
+from .._arrays import read_rows
+from .tta import view
+from ..exceptions import InputError
 
 
 class ImageBatches(keras.utils.PyDataset):
@@ -73,7 +46,7 @@ class ImageBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.multiple = int(multiple)
         if self.batch_size % self.multiple:
-            raise ValueError(
+            raise InputError(
                 f"batch_size={self.batch_size} must be a multiple of the {self.multiple} devices "
                 "the batches are split across."
             )
@@ -106,7 +79,7 @@ class ImageBatches(keras.utils.PyDataset):
             rows = slice(rows[0], rows[-1] + 1)  # contiguous: a plain slice, no fancy indexing
         x = self._images(rows)
         if self.transform != (0, False):
-            x = _view(x, self.transform)
+            x = view(x, self.transform)
         if self.Y is None:
             short = -len(x) % self.multiple
             if short:

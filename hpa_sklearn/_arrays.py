@@ -6,6 +6,7 @@ import numbers
 import os
 
 import numpy as np
+from .exceptions import InputError
 
 
 def _reopen(filename, rows):
@@ -140,14 +141,14 @@ class LazyImages:
             parts, base_rows = list(array.parts), array.rows
         elif isinstance(array, (list, tuple)):
             if not array:
-                raise ValueError("LazyImages needs at least one array; got an empty list.")
+                raise InputError("LazyImages needs at least one array; got an empty list.")
             parts, base_rows = _flatten(array)
         else:
             parts, base_rows = [array], None
         first = parts[0]
         for i, part in enumerate(parts[1:], start=1):
             if tuple(part.shape[1:]) != tuple(first.shape[1:]) or part.dtype != first.dtype:
-                raise ValueError(
+                raise InputError(
                     f"the arrays of a LazyImages must share their image shape and dtype; array 0 "
                     f"is {first.dtype} {tuple(first.shape)}, array {i} is {part.dtype} "
                     f"{tuple(part.shape)}."

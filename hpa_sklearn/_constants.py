@@ -1,4 +1,5 @@
-"""Names shared by every part of the library: the 28 classes and the four stain channels."""
+"""The domain's names, at the bottom of the library (no imports): the 28 classes, the four stain
+channels, the colours the HPA displays them in, and the smallest image side."""
 
 # The competition's class names; the index is the class id used in ``Target`` columns.
 CLASS_NAMES = (
@@ -40,3 +41,11 @@ CHANNELS = ("red", "green", "blue", "yellow")
 
 # The smallest side VGG16 accepts (five 2x2 poolings).
 MIN_IMAGE_SIZE = 32
+
+# The colour (R, G, B weights) in which the HPA displays each stain: yellow light is red + green.
+HPA_DISPLAY_COLOURS = {
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "yellow": (0.5, 0.5, 0.0),
+}
