@@ -1,14 +1,18 @@
 """hpa-sklearn: scikit-learn-compatible classification of Human Protein Atlas images.
 
 Heavy parts (Keras, TensorFlow) are imported on first use, so that ``import hpa_sklearn`` and the
-data layer stay fast.
+data layer stay fast; that first import hides TensorFlow's native start-up lines
+(``HPA_SKLEARN_NATIVE_LOGS=1`` shows them).
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
+from ._console import install_quiet_import  # noqa: E402
 from ._constants import CHANNELS, CLASS_NAMES  # noqa: E402
+
+install_quiet_import()  # TensorFlow's native start-up lines stay off the user's screen
 
 # public name -> module that defines it (imported lazily, PEP 562)
 _LAZY = {

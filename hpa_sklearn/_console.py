@@ -1,4 +1,4 @@
-"""What the command line shows: one plain line about the device, and no native start-up chatter.
+"""What the user sees: one plain line about the device, and no native start-up chatter.
 
 TensorFlow and XLA write C++ log lines straight to file descriptor 2 (``I0000 ... cudart_stub.cc]
 Could not find cuda drivers``, ``E0000 ... failed call to cuInit``) before any Python setting can
@@ -6,9 +6,17 @@ silence them, and on a machine without a GPU they read like errors. :func:`quiet
 passes everything written to standard error through a filter that drops those lines (absl
 INFO/WARNING lines, and the few ERROR lines that only say no GPU is there) and keeps the rest:
 Python tracebacks, warnings, progress bars, and every other native error.
+
+Those lines come while TensorFlow is imported and while it first looks for a GPU, so
+:func:`install_quiet_import` (run when ``hpa_sklearn`` is imported) makes the first import of
+TensorFlow in the process happen inside the filter, GPU probe included. The command line keeps the
+filter on for the whole command. Setting the environment variable ``HPA_SKLEARN_NATIVE_LOGS=1``
+shows everything (``hpa-sklearn --verbose`` does the same for one command).
 """
 
 import contextlib
+import importlib.abc
+import importlib.util
 import os
 import re
 import sys
@@ -123,10 +131,6 @@ def device_summary():
             import jax
 
             names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-        elif backend == "torch":
-            import torch
-
-            names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except Exception:  # a broken driver: say what we know, train on what Keras finds
         names = []
     if names:
@@ -135,3 +139,51 @@ def device_summary():
         return f"Computing on {len(names)} GPU{plural} ({kinds}), Keras backend {backend}."
     return (f"Computing on the CPU ({os.cpu_count()} cores; no GPU found), Keras backend "
             f"{backend}.")
+
+
+def native_logs_wanted():
+    return os.environ.get("HPA_SKLEARN_NATIVE_LOGS", "") not in ("", "0")
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs TensorFlow's own loader inside :func:`quiet_native_logs`, then its GPU probe."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        with quiet_native_logs():
+            self.loader.exec_module(module)
+            with contextlib.suppress(Exception):  # cuInit happens at the first device query
+                module.config.list_physical_devices("GPU")
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once, with :class:`_QuietLoader` around its loader."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "tensorflow":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # once: later imports are the module already loaded
+        if native_logs_wanted():
+            return None
+        # INFO and WARNING lines after start-up too ("Memory patch applied", oneDNN notes); a
+        # level the user set stays
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def install_quiet_import():
+    """Make the process's first import of TensorFlow quiet (unless it happened already, or
+    ``HPA_SKLEARN_NATIVE_LOGS`` is set)."""
+    if "tensorflow" in sys.modules or native_logs_wanted():
+        return
+    if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())

@@ -20,6 +20,7 @@ from ._engine.saving import load_network
 from ._io.atomic import atomic_folder, recover_folder
 from ._io.model_folder import MODEL_FILE, read_manifest, write_manifest
 from ._io.ownership import replaceable
+from ._validation import check_thresholds
 from .exceptions import InputError, ModelFolderError
 
 _PATH = "__path__"
@@ -237,6 +238,11 @@ def _load(folder, manifest):
         estimator = _make_estimator(record, where, klass)
         model = load_network(folder / MODEL_FILE)
         estimator._set_fitted(fitted_from_record(record.get("fitted", {}), model, where))
+        try:  # one threshold per label of the network (a list of another length loads, but
+            # every predict would fail on it)
+            check_thresholds(estimator.threshold, estimator.n_outputs_)
+        except ValueError as exc:
+            raise ModelFolderError(f"{where}: params.threshold: {exc}") from None
         return estimator
     members = [load_model(folder / name) for name in manifest["members"]]
     if issubclass(klass, HPAFoldEnsemble):

@@ -8,7 +8,6 @@ so the same splitter gives the same folds every time, and it also seeds the tie-
 ``shuffle=False``.
 """
 
-import warnings
 from numbers import Integral
 from types import MappingProxyType
 
@@ -23,6 +22,7 @@ from sklearn.utils.validation import _num_samples
 from ._validation import check_label_matrix
 from .metrics import class_names_of, macro_f1_scorer, per_class_f1
 from .exceptions import InputError
+from ._warnings import warn
 
 __all__ = [
     "ExtraTrainingSplit",
@@ -146,11 +146,10 @@ class MultilabelStratifiedKFold(_IterstratKFold):
         if rare.size:
             names = class_names_of(Y.shape[1])
             listed = ", ".join(f"{j} ({names[j]}: {n_positive[j]})" for j in rare)
-            warnings.warn(
+            warn(
                 f"Class(es) {listed} have fewer positives than n_splits={self.n_splits}: some "
                 "test folds will have none of them.",
                 UserWarning,
-                stacklevel=2,
             )
         return super().split(X, _stratification_matrix(Y), groups)
 

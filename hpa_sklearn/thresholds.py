@@ -15,7 +15,6 @@ class for most images). Three options make the thresholds hold on new data, alon
 the class's number of positives grows.
 """
 
-import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -46,6 +45,7 @@ from .metrics import (
 )
 from .ensemble import HPAFoldEnsemble
 from .exceptions import InputError
+from ._warnings import warn
 from .model_selection import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
 
 __all__ = ["MultilabelThresholdTuner"]
@@ -473,12 +473,11 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if untunable.size:
             names = class_names_of(n_labels)
             listed = ", ".join(f"{j} ({names[j]})" for j in untunable)
-            warnings.warn(
+            warn(
                 f"No positive sample of class(es) {listed} among the {Y.shape[0]} rows the "
                 f"thresholds are tuned on; their threshold is default_threshold="
                 f"{self.default_threshold}.",
-                UserWarning,
-                stacklevel=4,  # _choose_thresholds < fit < _fit_context's wrapper < caller
+                UserWarning,  # _choose_thresholds < fit < _fit_context's wrapper < caller
             )
         best = np.where(n_positives < self.min_positives, self.default_threshold, best)
         if self.prior_strength > 0:

@@ -96,7 +96,7 @@ RECORD_SCHEMA = Obj(
 def fitted_from_record(record, model, where):
     """A :class:`FittedNetwork` from a validated record and its loaded network; the network's
     shapes must match the record."""
-    record = check(record, RECORD_SCHEMA, where)
+    record = check(record, RECORD_SCHEMA, where, path="fitted")
     shapes = (tuple(model.input_shape[1:]), model.output_shape[-1])
     if shapes != (tuple(record["image_shape_"]), record["n_outputs_"]):
         from ..exceptions import ModelFolderError

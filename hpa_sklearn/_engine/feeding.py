@@ -29,8 +29,9 @@ class ImageBatches(keras.utils.PyDataset):
 
     ``multiple`` > 1 (data-parallel training on that many devices) makes every batch divisible by
     it: in training the last, partial batch drops its remainder (other samples each epoch, since
-    the order is redrawn); in prediction it is padded by repeating its last image, and the caller
-    keeps the first ``n`` outputs.
+    the order is redrawn). In prediction (no ``Y``) the last batch of a multi-batch prediction is
+    padded to ``batch_size`` by repeating its last image (one traced shape per network), and the
+    caller keeps the first ``n`` outputs.
     """
 
     def __init__(self, X, Y=None, sample_weight=None, *, indices=None, batch_size=64,
@@ -81,7 +82,11 @@ class ImageBatches(keras.utils.PyDataset):
         if self.transform != (0, False):
             x = view(x, self.transform)
         if self.Y is None:
-            short = -len(x) % self.multiple
+            # prediction: every batch of a multi-batch prediction has the full size (the last one
+            # padded with copies of its last image; the caller keeps the first n outputs), so
+            # that the predict step is traced once per network, not again for the remainder
+            target = self.batch_size if len(self) > 1 else len(x) + (-len(x) % self.multiple)
+            short = target - len(x)
             if short:
                 x = np.concatenate([x, np.repeat(x[-1:], short, axis=0)])
             return (x,)
@@ -100,7 +105,11 @@ class TrainingBatches(ImageBatches):
 
     Batch ``b`` of epoch ``e`` holds the rows ``order(e)[b * batch_size : (b + 1) *
     batch_size]`` (read in file order), where ``order(e)`` is a permutation of ``indices`` drawn
-    from ``(seed, e)``: a pure function of its position in the sequence. Fit it with
+    from ``(seed, e)``: a pure function of its position in the sequence. The last batch of an
+    epoch is completed with the first rows of the same order, so that every batch has
+    ``batch_size`` rows: the training step is traced once per network (a partial last batch would
+    trace it again, for every network of a cross-validation), and a data-parallel batch always
+    splits evenly across the devices. Fit it with
     ``steps_per_epoch=batches_per_epoch`` (or the remaining batches of a resumed epoch,
     ``start_batch``) so that Keras reads the sequence once from start to end; a resumed fit then
     reads exactly the batches an uninterrupted one would, whatever Keras prefetches and whenever
@@ -116,9 +125,7 @@ class TrainingBatches(ImageBatches):
                          shuffle=False, workers=1, multiple=multiple)
         self.seed = int(seed)
         self.read_ahead = max(0, int(workers) - 1)
-        usable = len(self.indices) - len(self.indices) % self.batch_size % self.multiple
-        self.n_used = usable
-        self.batches_per_epoch = math.ceil(usable / self.batch_size)
+        self.batches_per_epoch = self.count_batches(len(self.indices), self.batch_size)
         self.start = start_epoch * self.batches_per_epoch + start_batch
         self.stop = end_epoch * self.batches_per_epoch
         self._epoch_order = (None, None)
@@ -128,24 +135,33 @@ class TrainingBatches(ImageBatches):
 
     @staticmethod
     def count_batches(n_rows, batch_size, multiple=1):
-        """Batches in an epoch of ``n_rows`` (the data-parallel remainder dropped)."""
-        usable = n_rows - n_rows % batch_size % multiple
-        return math.ceil(usable / batch_size)
+        """Batches in an epoch of ``n_rows`` (the last one completed to ``batch_size``)."""
+        return math.ceil(n_rows / batch_size)
 
     def order(self, epoch):
-        """The row order of ``epoch`` (the remainder dropped for data-parallel training)."""
+        """The row order of ``epoch``."""
         cached = self._epoch_order
         if cached[0] != epoch:
             permutation = np.random.default_rng([self.seed, epoch]).permutation(self.indices)
-            cached = self._epoch_order = (epoch, permutation[: self.n_used])
+            cached = self._epoch_order = (epoch, permutation)
         return cached[1]
+
+    def rows(self, epoch, batch):
+        """The rows of batch ``batch`` of ``epoch`` (sorted; the last batch completed with the
+        first rows of the epoch's order)."""
+        order = self.order(epoch)
+        rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        short = self.batch_size - len(rows)
+        if short:
+            rows = np.concatenate([rows, np.resize(order, short)])
+        return np.sort(rows)
 
     def __len__(self):
         return max(0, self.stop - self.start)
 
     def _batch(self, i):
         epoch, batch = divmod(self.start + i, self.batches_per_epoch)
-        rows = np.sort(self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size])
+        rows = self.rows(epoch, batch)
         x = self._images(rows)
         y = np.asarray(self.Y[rows], dtype=np.float32)
         if self.sample_weight is None:

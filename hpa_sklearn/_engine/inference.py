@@ -5,7 +5,7 @@ import numpy as np
 
 from .feeding import ImageBatches
 from .tta import tta_transforms
-from .trainer import device_scope, n_replicas
+from .trainer import device_scope, first_traces_quiet, n_replicas
 
 
 def predict_proba(config, model, X, *, n_outputs, tta=None):
@@ -17,7 +17,7 @@ def predict_proba(config, model, X, *, n_outputs, tta=None):
     for view in views:
         data = ImageBatches(X, batch_size=config.batch_size, workers=config.workers,
                             multiple=replicas, transform=view)
-        with device_scope(config):
+        with device_scope(config), first_traces_quiet():
             proba = model.predict(data, verbose=config.verbose if len(data) > 1 else 0)
         # data-parallel prediction pads the last batch: keep one row per image
         total += np.asarray(proba[: len(X)], dtype=np.float64).reshape(total.shape)

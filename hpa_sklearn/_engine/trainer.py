@@ -10,9 +10,9 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import logging
 import math
 import random
-import warnings
 from pathlib import Path
 
 import keras
@@ -23,6 +23,7 @@ from .._io.locks import exclusive
 from .._io.model_folder import BEST_WEIGHTS_FILE, MODEL_FILE, read_manifest, write_manifest
 from .._io.ownership import replaceable
 from ..exceptions import InputError
+from .._warnings import warn
 from .backbones import get_backbone
 from .config import FittedNetwork, fitted_from_record
 from .feeding import ImageBatches, TrainingBatches
@@ -80,6 +81,30 @@ def _dtype_policy(name):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+class _FirstTraces(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. The library feeds batches
+    of one shape (see :mod:`~hpa_sklearn._engine.feeding`), so each network traces its steps
+    once; but TensorFlow's detector counts traces per code object across networks, and reports
+    the first trace of each network of a cross-validation as a retrace."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+_FIRST_TRACES = _FirstTraces()
+
+
+@contextlib.contextmanager
+def first_traces_quiet():
+    """Within the block, the first trace of each new network is not reported as a retrace."""
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(_FIRST_TRACES)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_FIRST_TRACES)
 
 
 @contextlib.contextmanager
@@ -293,8 +318,8 @@ def _initialize(config, X, Y, channels, checkpoint, train_only):
         try:
             return _restore_checkpoint(config, checkpoint, X, Y)
         except ValueError as exc:
-            warnings.warn(f"the checkpoint {checkpoint} cannot be used ({exc}); training starts "
-                          "afresh and overwrites it.", UserWarning, stacklevel=4)
+            warn(f"the checkpoint {checkpoint} cannot be used ({exc}); training starts "
+                          "afresh and overwrites it.", UserWarning)
     with seeded(config.seed):
         return _build(config, X, Y, channels, config.seed, train_only)
 
@@ -351,7 +376,7 @@ def train(config, network, X, Y, sample_weight, state, checkpoint, *, rows=None,
 
             save.folder = checkpoint
         schedule = get_schedule(config.lr_schedule)
-        with stop_on_signals() as request, device_scope(config):
+        with stop_on_signals() as request, device_scope(config), first_traces_quiet():
             monitor = TrainingMonitor(
                 state, request=request, save=save, early_stopping=val is not None,
                 patience=config.patience, best_weights=network.best_weights,

@@ -144,7 +144,7 @@ class TrainingState:
 
     @classmethod
     def from_json(cls, data, where):
-        data = check(data, _STATE_SCHEMA, where)
+        data = check(data, _STATE_SCHEMA, where, path="training")
         fields = {k: v for k, v in data.items() if k != "format"}
         for key in ("best", "lr_best"):
             if fields.get(key) is None:

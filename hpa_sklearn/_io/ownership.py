@@ -103,6 +103,8 @@ def owned_kind(path):
         except OSError:
             return None
         return manifest["kind"] if children <= listed_entries(manifest) else None
+    from . import legacy  # noqa: F401 (registers the 0.1 recognisers, whoever imported what)
+
     for kind, predicates in _LEGACY_KINDS.items():
         if any(predicate(path) for predicate in predicates):
             return kind

@@ -188,11 +188,12 @@ class Obj:
         return out
 
 
-def check(document, schema, where, *, error=ModelFolderError, advice=None):
+def check(document, schema, where, *, error=ModelFolderError, advice=None, path=""):
     """Validate ``document`` against ``schema``; return it (checked values) or raise ``error``
-    naming ``where`` (the file), the key path and what is wrong, then ``advice``."""
+    naming ``where`` (the file), the key path and what is wrong, then ``advice``. ``path`` is the
+    key path of ``document`` inside its file (a section such as ``"fitted"``)."""
     try:
-        return schema.validate(document, "")
+        return schema.validate(document, path)
     except SchemaError as exc:
         tail = f" {advice}" if advice else ""
         raise error(f"{where}: {exc.path}: {exc.what}.{tail}") from None

@@ -2,7 +2,6 @@
 train the default recipe, tune per-class thresholds, evaluate, report, save, submit)."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 

@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +42,7 @@ import pandas as pd
 
 from .._io.atomic import atomic_write_json, fsync_file, sweep_temporaries, temporary_path
 from ..exceptions import InputError
+from .._warnings import warn
 
 CACHE_VERSION = 2
 CACHE_CHECKS = ("stat", "content")
@@ -312,11 +312,10 @@ def _read_meta(path):
 
 
 def _damaged(path, problem):
-    warnings.warn(
+    warn(
         f"damaged image-cache metadata {path} ({problem}); decoding the images again and "
         "overwriting the entry.",
         CacheWarning,
-        stacklevel=5,
     )
 
 
@@ -474,13 +473,12 @@ def cached_array(request, shape, fill, *, paths=None, cache=True, cache_dir=None
     except OSError as exc:
         if exc.errno not in _READ_ONLY:
             raise
-        warnings.warn(
+        warn(
             f"the cache folder {store} is not writable ({exc.strerror or exc}); decoding into a "
             f"temporary file in {tempfile.gettempdir()} instead, removed when the array is "
             "released, so the next load decodes again. To keep a cache, pass cache_dir= a "
             "writable folder or set $HPA_SKLEARN_CACHE (hpa-sklearn: --cache-dir).",
             CacheWarning,
-            stacklevel=3,
         )
         return _temporary_array(key, shape, fill, in_memory=False,
                                 context=f" (the temporary folder: the cache folder {store} is "

@@ -5,7 +5,6 @@ full-size ``.tif`` too)."""
 import numbers
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from ._csv import check_unique, csv_text, parse_label_column, read_csv
 from ._images import AUTO_ORDER, IMAGE_EXTENSIONS, ImageFileError, read_channel
 from ._labels import indicator_to_labels
 from ..exceptions import InputError
+from .._warnings import warn
 
 _HPAV18_ID = re.compile(r"^\d+_(.+)$")  # "11088_89_B5_1" is stored as "89_B5_1_{colour}.jpg"
 
@@ -400,11 +400,10 @@ def load_hpa(
                 f"no {', '.join(lost)} file ({sample_id}_{lost[0]}.{formats[0]}). Restore the files "
                 "or pass missing='skip' to drop such samples."
             )
-        warnings.warn(
+        warn(
             f"skipped {len(absent)} of {len(all_ids)} samples with missing channel files in "
             f"{folder} (e.g. {sample_id!r} lacks {', '.join(lost)}).",
             UserWarning,
-            stacklevel=2,
         )
         if not keep:
             raise FileNotFoundError(f"no sample of {csv_path} has all its channel files in {folder}.")
