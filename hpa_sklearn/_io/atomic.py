@@ -102,16 +102,16 @@ def atomic_path(path, *, durable=True, mark=True):
         _fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(path, data, *, mark=True):
+    """Write ``data`` to ``path`` atomically (``mark``: as :func:`atomic_path`)."""
+    with atomic_path(path, mark=mark) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path, text, *, mark=True):
+    """Write ``text`` (UTF-8) to ``path`` atomically (``mark``: as :func:`atomic_path`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mark=mark)
 
 
 def atomic_write_json(path, obj, *, indent=2):
@@ -153,6 +153,7 @@ def _exchange(a, b):
 
 
 def _backup_name(path):
+    path = Path(os.path.abspath(path))  # '.' and 'a/..' get a name
     return path.with_name(f".{path.name}.previous")
 
 

@@ -503,13 +503,15 @@ def write_kaggle_layout(path, images, ids, target=None, *, channels=CHANNELS, la
     for sample_id, image in zip(tqdm(ids, desc="writing", unit="img", disable=not verbose), images):
         for c, channel in enumerate(channels):
             # under a temporary name, renamed when complete: never half a PNG (durable=False:
-            # one sync per image would make writing thousands of them crawl)
-            with atomic_path(folder / f"{sample_id}_{channel}.png", durable=False) as tmp:
+            # one sync per image would make writing thousands of them crawl). Not marked as the
+            # library's: a data set is the user's input, never an output to replace
+            with atomic_path(folder / f"{sample_id}_{channel}.png", durable=False,
+                             mark=False) as tmp:
                 Image.fromarray(image[:, :, c]).save(tmp, format="PNG")
     if labelled:
         header, cells = ["Id", "Target"], indicator_to_labels(target)
     else:
         header, cells = ["Id", "Predicted"], ["0"] * len(ids)
     csv_path = Path(path) / labels_file
-    atomic_write_text(csv_path, csv_text(header, zip(ids, cells)))
+    atomic_write_text(csv_path, csv_text(header, zip(ids, cells)), mark=False)
     return csv_path
