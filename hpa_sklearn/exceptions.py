@@ -23,6 +23,7 @@ __all__ = [
     "OutputBusyError",
     "OutputRefusedError",
     "WeightsUnavailableError",
+    "WorkerLostError",
 ]
 
 
@@ -56,3 +57,8 @@ class WeightsUnavailableError(HPASklearnError, RuntimeError):
     """Pretrained weights that cannot be had: the download failed (no network) or the file is not
     a no-top weights file of the backbone. The message says how to train from scratch or where to
     put a local copy."""
+
+
+class WorkerLostError(HPASklearnError, RuntimeError):
+    """A worker process running fits ended abruptly (killed for lack of memory, or it failed to
+    start); the message says how to need less memory."""

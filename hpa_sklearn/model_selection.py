@@ -147,8 +147,8 @@ class MultilabelStratifiedKFold(_IterstratKFold):
             names = class_names_of(Y.shape[1])
             listed = ", ".join(f"{j} ({names[j]}: {n_positive[j]})" for j in rare)
             warn(
-                f"Class(es) {listed} have fewer positives than n_splits={self.n_splits}: some "
-                "test folds will have none of them.",
+                f"Class(es) {listed} have fewer positives than the {self.n_splits} folds "
+                "(n_splits): some test folds will have none of them.",
                 UserWarning,
             )
         return super().split(X, _stratification_matrix(Y), groups)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import cpu_count, parallel_config, register_parallel_backend
+from sklearn.utils._param_validation import Interval, validate_params
 from joblib.disk import memstr_to_bytes
 from joblib.parallel import ParallelBackendBase
 
@@ -50,7 +51,7 @@ except ImportError:  # pragma: no cover
     from joblib.externals import cloudpickle
 
 from ._arrays import LazyImages
-from .exceptions import InputError
+from .exceptions import InputError, WorkerLostError
 
 __all__ = ["IsolatedFitsBackend", "isolated_fits"]
 
@@ -244,11 +245,6 @@ def _end_executor(executor, *, kill):
     end(list(processes.values()))  # any replacement started meanwhile
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise InputError(f"{name} must be an int >= {minimum}; got {value!r}.")
-
-
 class IsolatedFitsBackend(ParallelBackendBase):
     """joblib backend that runs each task in a worker process replaced after
     ``max_fits_per_worker`` tasks.
@@ -286,21 +282,26 @@ class IsolatedFitsBackend(ParallelBackendBase):
     uses_threads = False
     default_n_jobs = 1
 
+    @validate_params(
+        {
+            "max_fits_per_worker": [Interval(Integral, 1, None, closed="left")],
+            "n_workers": [None, Interval(Integral, 1, None, closed="left"),
+                          Interval(Integral, None, -1, closed="right")],
+            "max_nbytes": [None, str, Interval(Integral, 0, None, closed="left")],
+            "temp_folder": [None, str, os.PathLike],
+            "nesting_level": [None, Integral],
+            "inner_max_num_threads": [None, Integral],
+        },
+        prefer_skip_nested_validation=True,
+    )
     def __init__(self, max_fits_per_worker=8, n_workers=None, *, max_nbytes="1M",
                  temp_folder=None, nesting_level=None, inner_max_num_threads=None, **kwargs):
         if not _HAS_MAX_TASKS:
-            raise RuntimeError(
+            raise InputError(
                 "isolated fits need Python >= 3.11 (ProcessPoolExecutor's max_tasks_per_child); "
-                f"this is Python {sys.version.split()[0]}."
-            )
-        _check_int("max_fits_per_worker", max_fits_per_worker, 1)
-        if n_workers is not None and (isinstance(n_workers, bool)
-                                      or not isinstance(n_workers, Integral) or n_workers == 0):
-            raise InputError(f"n_workers must be a non-zero int or None; got {n_workers!r}.")
+                f"this is Python {sys.version.split()[0]}.")
         if isinstance(max_nbytes, str):
             max_nbytes = memstr_to_bytes(max_nbytes)
-        if max_nbytes is not None:
-            _check_int("max_nbytes", max_nbytes, 0)
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads,
                          **kwargs)
         self.max_fits_per_worker = int(max_fits_per_worker)
@@ -348,7 +349,7 @@ class IsolatedFitsBackend(ParallelBackendBase):
         try:
             result, pid, peak_rss = future.result()
         except BrokenProcessPool as exc:
-            raise RuntimeError(
+            raise WorkerLostError(
                 "a worker process running fits ended abruptly: it was killed (for lack of "
                 "memory?) or failed to start (see its messages above). Fewer fits per worker "
                 "(max_fits_per_worker, --fits-per-worker) or fewer workers need less memory."

@@ -34,6 +34,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._decision import apply_thresholds, positive_proba
+from ._engine.explain import EXPLAIN_DOC, explain_estimator
 from ._validation import check_label_matrix
 from .metrics import (
     candidate_thresholds,
@@ -477,7 +478,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 f"No positive sample of class(es) {listed} among the {Y.shape[0]} rows the "
                 f"thresholds are tuned on; their threshold is default_threshold="
                 f"{self.default_threshold}.",
-                UserWarning,  # _choose_thresholds < fit < _fit_context's wrapper < caller
+                UserWarning,
             )
         best = np.where(n_positives < self.min_positives, self.default_threshold, best)
         if self.prior_strength > 0:
@@ -544,7 +545,7 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             if self.refit:
                 self.estimator_ = clone(self.estimator).fit(X, Y, **fit_params)
             else:
-                self.estimator_ = HPAFoldEnsemble.from_fitted(models)
+                self.estimator_ = HPAFoldEnsemble.from_fitted(models, cv=self._splitter())
 
         Y_tuned = Y[rows]
         self._choose_thresholds(Y_tuned, proba)
@@ -594,6 +595,13 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             at_least_one_label=self.at_least_one_label,
         )
 
+    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
+                return_classes=False, out=None):
+        return explain_estimator(self, X, classes, method, batch_size,
+                                 return_classes=return_classes, out=out)
+
+    explain.__doc__ = EXPLAIN_DOC
+
     def score(self, X, y, sample_weight=None):
         """Macro F1 (``zero_division=0``) of ``predict(X)`` against ``y``.
 
@@ -642,6 +650,14 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         from ._persistence import load_model
 
         return load_model(path, expect=cls)
+
+    def export(self, path, *, format="onnx", tta="model", run=None):
+        """Export the fitted model for use outside Python (ONNX or a TensorFlow SavedModel)
+        with its metadata (thresholds, class names, input contract): see
+        :func:`hpa_sklearn.export_model`. Returns the folder's path."""
+        from ._export import export_model
+
+        return export_model(self, path, format=format, tta=tta, run=run)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -132,6 +132,8 @@ _FLAGS = (
     ("image_size=", "--image-size "),
     ("input_size=", "--input-size "),
     ("rot90=False", "a recipe without right-angle rotations"),
+    ("their threshold is default_threshold=", "they keep the untuned threshold "),
+    (" (n_splits)", " (--cv)"),
 )
 
 

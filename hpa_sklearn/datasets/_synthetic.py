@@ -8,8 +8,16 @@ class's pattern come back as boolean masks.
 
 import numbers
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 
 from .._constants import CHANNELS, CLASS_NAMES, MIN_IMAGE_SIZE, N_CLASSES
 from ._label_stats import LABEL_SET_COUNTS
@@ -38,14 +46,6 @@ del _row, _label_set
 # ----------------------------------------------------------------------------------------------
 # argument checks
 # ----------------------------------------------------------------------------------------------
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}.")
-    if value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}; got {value}.")
-    return int(value)
-
-
 def _check_classes(classes):
     if classes is None:
         return np.arange(N_CLASSES)
@@ -147,6 +147,20 @@ def _render(out, target, noise, rng, masks=None):
         out[..., c] = np.clip(value * 255 + 0.5, 0, 255)
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "image_size": [Interval(Integral, MIN_IMAGE_SIZE, None, closed="left")],
+        "random_state": [None, Interval(Integral, 0, None, closed="left"), np.random.Generator,
+                         np.random.RandomState],
+        "label_distribution": [StrOptions(set(_LABEL_DISTRIBUTIONS))],
+        "classes": [None, "array-like"],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "return_X_y": ["boolean"],
+        "return_masks": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_hpa_like(
     n_samples=1000,
     image_size=64,
@@ -297,22 +311,15 @@ def make_hpa_like(
     >>> bool(np.mean(hits) > 2 * chance)
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    image_size = _check_int(image_size, "image_size", MIN_IMAGE_SIZE)
-    if label_distribution not in _LABEL_DISTRIBUTIONS:
-        raise InputError(
-            f"label_distribution must be one of {_LABEL_DISTRIBUTIONS}; got {label_distribution!r}. "
-            "Use 'hpa' for the real label frequencies or 'uniform' for balanced classes."
-        )
+    for name, value, low in (("n_samples", n_samples, 1), ("image_size", image_size,
+                                                          MIN_IMAGE_SIZE)):
+        if isinstance(value, (bool, np.bool_)):  # an int to Python, not a size
+            raise InvalidParameterError(
+                f"The {name!r} parameter of make_hpa_like must be an int in the range [{low}, "
+                f"inf). Got {value!r} instead.")
     class_ids = _check_classes(classes)
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a number >= 0; got {noise!r} of type {type(noise).__name__}.")
-    if not 0 <= noise < np.inf:
+    if not np.isfinite(noise):
         raise InputError(f"noise must be a finite number >= 0 (0 for clean images); got {noise}.")
-    if not isinstance(return_X_y, (bool, np.bool_)):
-        raise TypeError(f"return_X_y must be True or False; got {return_X_y!r}.")
-    if not isinstance(return_masks, (bool, np.bool_)):
-        raise TypeError(f"return_masks must be True or False; got {return_masks!r}.")
     rng = _make_rng(random_state)
 
     target = _sample_labels(n_samples, label_distribution, class_ids, rng)

@@ -1,4 +1,5 @@
-"""Data sets joined without copying: ``LazyImages`` over several arrays and ``combine``."""
+"""Data sets joined without copying: ``LazyImages`` over several arrays and ``combine`` (a network
+trained on a combined view: tests/integration/test_combine_keras.py)."""
 
 import pickle
 
@@ -132,30 +133,6 @@ def test_combine_refuses_what_cannot_be_joined():
     assert combine(unlabelled, template).target is None
     with pytest.raises(TypeError, match="has no 'images'"):
         combine(a, {"target": b.target})
-
-
-def test_classifier_on_a_combined_view_equals_the_concatenated_array(tmp_path):
-    """fit reads X[rows] (sorted), X[int] and the channel statistics' X[sorted rows] through
-    np.asarray; predict reads contiguous blocks: a combined view must give the same network."""
-    from hpa_sklearn import HPAVGG16Classifier
-
-    rng = np.random.default_rng(0)
-    parts = _memmaps(tmp_path, [13, 11])
-    Y = np.zeros((24, 28), dtype=np.uint8)
-    Y[np.arange(24), rng.integers(0, 28, 24)] = 1
-    params = dict(weights=None, epochs=2, batch_size=8, hidden_units=16, verbose=0,
-                  random_state=0, validation_fraction=0.25, early_stopping=True)
-    lazy = combine(
-        {"images": parts[0], "target": Y[:13], "ids": [f"a{i}" for i in range(13)]},
-        {"images": parts[1], "target": Y[13:], "ids": [f"b{i}" for i in range(11)]},
-    )
-    on_view = HPAVGG16Classifier(**params).fit(lazy.images, lazy.target)
-    on_array = HPAVGG16Classifier(**params).fit(np.concatenate(parts), Y)
-    np.testing.assert_allclose(on_view.predict_proba(lazy.images),
-                               on_array.predict_proba(np.concatenate(parts)), rtol=1e-5,
-                               atol=1e-6)
-    np.testing.assert_allclose(on_view.predict_proba(np.concatenate(parts)),
-                               on_array.predict_proba(lazy.images), rtol=1e-5, atol=1e-6)
 
 
 def test_read_rows_of_a_cache_file_equal_indexing_and_use_pread(tmp_path, monkeypatch):

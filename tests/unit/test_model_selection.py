@@ -151,7 +151,8 @@ def test_kfold_names_rare_hpa_classes_and_checks_input():
     Y = np.zeros((40, 28), dtype=int)
     Y[:, 0] = 1
     Y[:2, 27] = 1
-    with pytest.warns(UserWarning, match=r"27 \(Rods & rings: 2\).*n_splits=3"):
+    with pytest.warns(UserWarning,
+                      match=r"27 \(Rods & rings: 2\).*than the 3 folds \(n_splits\)"):
         MultilabelStratifiedKFold(3).split(Y, Y)
     with pytest.raises(ValueError, match="indicator matrix"):
         MultilabelStratifiedKFold(3).split(Y, Y[:, 0])

@@ -37,16 +37,16 @@ def _scores_with_degenerate_columns(rng, n=60):
 
 
 def _brute_force_f1(Y, scores, candidates):
-    """sklearn's F1 of ``scores >= t`` for every candidate t of every column."""
-    return np.array(
-        [
-            [
-                f1_score(Y[:, j], (scores[:, j] >= t).astype(int), zero_division=0)
-                for j, t in enumerate(row)
-            ]
-            for row in candidates
-        ]
-    )
+    """sklearn's F1 of ``scores >= t`` for every candidate t of every column: per column, one
+    multi-label ``f1_score`` call whose columns are the candidates (the same numbers as one binary
+    call per candidate; a spare column keeps a single candidate from reading as binary)."""
+    out = np.empty(candidates.shape)
+    for j in range(Y.shape[1]):
+        column = np.append(candidates[:, j], candidates[:1, j])
+        predicted = (scores[:, j][:, None] >= column[None, :]).astype(int)
+        truth = np.repeat(Y[:, j][:, None], len(column), axis=1)
+        out[:, j] = f1_score(truth, predicted, average=None, zero_division=0)[:-1]
+    return out
 
 
 @pytest.mark.parametrize("thresholds", [7, "exact", [0.0, 0.25, 0.3, 0.5, 0.99, 1.0]])

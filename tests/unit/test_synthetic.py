@@ -472,28 +472,38 @@ def test_masks_follow_the_reference_structures():
 # ----------------------------------------------------------------------------------------------
 # argument checks
 # ----------------------------------------------------------------------------------------------
+def _parameter(name, must_be, got):
+    """scikit-learn's declarative check: the parameter, what it must be and the value given."""
+    return rf"The '{name}' parameter of make_hpa_like must be {must_be}\. Got {got} instead\."
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"n_samples": 0}, ValueError, r"n_samples must be an integer >= 1; got 0"),
-        ({"n_samples": 2.5}, TypeError, r"n_samples must be an integer; got 2\.5"),
-        ({"n_samples": True}, TypeError, r"n_samples must be an integer; got True"),
-        ({"image_size": 31}, ValueError, r"image_size must be an integer >= 32; got 31"),
-        ({"image_size": "64"}, TypeError, r"image_size must be an integer; got '64'"),
-        ({"label_distribution": "balanced"}, ValueError, r"label_distribution .*'balanced'.*'uniform'"),
+        ({"n_samples": 0}, ValueError, _parameter("n_samples", r"an int in the range \[1, inf\)", "0")),
+        ({"n_samples": 2.5}, TypeError, _parameter("n_samples", "an int.*", r"2\.5")),
+        ({"n_samples": True}, TypeError, _parameter("n_samples", "an int.*", "True")),
+        ({"image_size": 31}, ValueError,
+         _parameter("image_size", r"an int in the range \[32, inf\)", "31")),
+        ({"image_size": "64"}, TypeError, _parameter("image_size", "an int.*", "'64'")),
+        ({"label_distribution": "balanced"}, ValueError,
+         _parameter("label_distribution", r"a str among \{.*'uniform'.*\}", "'balanced'")),
         ({"classes": []}, ValueError, r"classes is empty"),
         ({"classes": [28]}, ValueError, r"classes contains 28.*0 to 27"),
         ({"classes": [-1]}, ValueError, r"classes contains -1"),
         ({"classes": [0, 0]}, ValueError, r"classes contains repeated ids: \[0, 0\]"),
-        ({"classes": "0"}, TypeError, r"classes must be None or a sequence.*'0'"),
+        ({"classes": "0"}, TypeError, _parameter("classes", "None or an array-like", "'0'")),
         ({"classes": [1.5]}, TypeError, r"classes must contain integer class ids.*1\.5"),
-        ({"noise": -0.1}, ValueError, r"noise must be a finite number >= 0.*-0\.1"),
-        ({"noise": float("nan")}, ValueError, r"noise must be a finite number >= 0.*nan"),
-        ({"noise": "low"}, TypeError, r"noise must be a number >= 0; got 'low'"),
-        ({"return_X_y": "yes"}, TypeError, r"return_X_y must be True or False; got 'yes'"),
-        ({"return_masks": 1}, TypeError, r"return_masks must be True or False; got 1"),
-        ({"random_state": -1}, ValueError, r"random_state must be a non-negative integer; got -1"),
-        ({"random_state": "seed"}, TypeError, r"random_state must be None.*'seed'"),
+        ({"noise": -0.1}, ValueError, _parameter("noise", r"a float in the range \[0\.0, inf\)",
+                                                 r"-0\.1")),
+        ({"noise": float("nan")}, ValueError, _parameter("noise", "a float.*", "nan")),
+        ({"noise": "low"}, TypeError, _parameter("noise", "a float.*", "'low'")),
+        ({"return_X_y": "yes"}, TypeError, _parameter("return_X_y", "an instance of 'bool'.*",
+                                                      "'yes'")),
+        ({"return_masks": 1}, TypeError, _parameter("return_masks", "an instance of 'bool'.*", "1")),
+        ({"random_state": -1}, ValueError,
+         _parameter("random_state", r"None, an int in the range \[0, inf\).*", "-1")),
+        ({"random_state": "seed"}, TypeError, _parameter("random_state", "None, .*", "'seed'")),
     ],
 )
 def test_invalid_arguments_raise_clear_errors(kwargs, error, match):

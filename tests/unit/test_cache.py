@@ -1,5 +1,6 @@
 """The decoded-image cache under faults: SIGKILL mid-write, full disk, file-size limit, read-only
-folder, damaged metadata; stale entries, listing and clearing (API and ``hpa-sklearn cache``).
+folder, damaged metadata; stale entries, listing and clearing (the API; the ``hpa-sklearn cache``
+command is tested in tests/e2e/test_cache_cli.py).
 
 The fault tests really do it, in subprocesses: SIGKILL, a small tmpfs, RLIMIT_FSIZE, a read-only
 mount or an unprivileged user. Those that need privileges skip with the reason where the machine
@@ -27,7 +28,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa_sklearn import cli
 from hpa_sklearn._io import atomic as _atomic
 from hpa_sklearn.datasets import (
     cache_entries,
@@ -572,37 +572,3 @@ def test_cache_entries_and_clear_cache(data, tmp_path):
     assert list(cache_entries(cache_dir)["shape"]) == [(N, SIZE, SIZE, 1)]
     assert len(clear_cache(cache_dir)) == 1 and cache_entries(cache_dir).empty
     assert sorted(p.name for p in cache_dir.iterdir()) == ["notes.txt"]
-
-
-def test_cli_cache_list_and_clear(data, tmp_path, capsys):
-    folder, _ = data
-    cache_dir = tmp_path / "cache"
-    _load(folder, cache_dir)
-    _load(folder, cache_dir, image_size=40)
-    _change(folder, "synthetic-000002_blue.png")  # both entries read it: both stale...
-    _load(folder, cache_dir, image_size=40)  # ...until the 40 px one is rebuilt (and evicted)
-    assert cli.main(["cache", "list", "--cache-dir", str(cache_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "KEY" in out and "SIZE" in out and "KiB" in out
-    assert f"{N}x{SIZE}x{SIZE}x4" in out and f"{N}x40x40x4" in out
-    assert "stale (synthetic-000002_blue.png changed)" in out
-    assert "2 entries" in out and "1 stale" in out
-    assert cli.main(["cache", "clear", "--stale", "--cache-dir", str(cache_dir)]) == 0
-    assert "Removed 1 stale cache entry" in capsys.readouterr().out
-    assert list(cache_entries(cache_dir)["shape"]) == [(N, 40, 40, 4)]
-    assert cli.main(["cache", "clear", "--cache-dir", str(cache_dir)]) == 0
-    assert "Removed 1 cache entry" in capsys.readouterr().out
-    assert cache_entries(cache_dir).empty
-    # bad input: one line on stderr, exit 2
-    assert cli.main(["cache", "list", "--cache-dir", str(tmp_path / "missing")]) == 2
-    err = capsys.readouterr().err
-    assert "does not exist" in err and str(tmp_path / "missing") in err
-    (tmp_path / "a-file").write_text("")
-    assert cli.main(["cache", "clear", "--cache-dir", str(tmp_path / "a-file")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        cli.main(["cache"])
-    assert info.value.code == 2
-    with pytest.raises(SystemExit) as info:
-        cli.main(["cache", "purge"])
-    assert info.value.code == 2

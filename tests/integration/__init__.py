@@ -1,0 +1,1 @@
+"""Integration tests: the library's parts together, training small Keras networks."""
