@@ -94,7 +94,8 @@ def _saved_params(estimator):
     if "checkpoint_dir" in params:
         params["checkpoint_dir"] = None  # a machine's path: never carried into the next run
     if isinstance(params.get("weights"), (str, os.PathLike)) and params["weights"] != "imagenet":
-        params["weights"] = {_PATH: os.fspath(params["weights"])}  # kept as a record only
+        # kept as a record only (encoded as {"__path__": ...}, which loads as None)
+        params["weights"] = Path(params["weights"])
     if params.get("cv") is not None and not isinstance(params["cv"], (int, float, str)) and (
             type(params["cv"]).__name__ not in ("MultilabelStratifiedKFold",
                                                 "MultilabelStratifiedShuffleSplit")):
@@ -141,8 +142,10 @@ def _decode_value(value, where):
     raise ModelFolderError(f"{where}: an object that is not a saved value ({sorted(value)}).")
 
 
-def _make_estimator(record, where, klass):
-    """``klass(**params)`` from a manifest's ``estimator`` record, its parameters validated."""
+def _make_estimator(record, where, klass, fixed=None):
+    """``klass(**params)`` from a manifest's ``estimator`` record, its parameters validated;
+    ``fixed`` gives values (already built) for some parameters instead of the record's."""
+    fixed = fixed or {}
     params = dict(record["params"])
     legacy = params.pop(_LEGACY, None)
     try:
@@ -155,7 +158,8 @@ def _make_estimator(record, where, klass):
         if legacy is None:
             raise ModelFolderError(f"{where}: params.{key}: missing.")
         params[key] = defaults[key]  # a parameter added after hpa-sklearn 0.1
-    params = {k: _decode_value(v, f"{where}: params.{k}") for k, v in params.items()}
+    params = {k: fixed[k] if k in fixed else _decode_value(v, f"{where}: params.{k}")
+              for k, v in params.items()}
     for key in _TUPLES:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
@@ -258,12 +262,10 @@ def _load(folder, manifest):
     if manifest["members"] != ["estimator"]:
         raise ModelFolderError(f"{where}: members: a threshold tuner holds one member, "
                                "'estimator'.")
-    params = dict(record["params"])
-    params["estimator"] = None
-    tuner = _make_estimator({"class": record["class"], "params": params}, where, klass)
     inner = members[0]
     template = inner if not hasattr(inner, "_members") else inner._members()[0]
-    tuner.set_params(estimator=clone(template))
+    # the tuner's estimator: an unfitted clone of the model it holds (validated like the rest)
+    tuner = _make_estimator(record, where, klass, fixed={"estimator": clone(template)})
     fitted = record.get("fitted", {})
     try:
         thresholds = np.asarray(fitted["best_thresholds_"], dtype=float)

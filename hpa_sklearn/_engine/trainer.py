@@ -22,7 +22,7 @@ from .._io.atomic import atomic_folder
 from .._io.locks import exclusive
 from .._io.model_folder import BEST_WEIGHTS_FILE, MODEL_FILE, read_manifest, write_manifest
 from .._io.ownership import replaceable
-from ..exceptions import InputError
+from ..exceptions import InputError, OutputRefusedError
 from .._warnings import warn
 from .backbones import get_backbone
 from .config import FittedNetwork, fitted_from_record
@@ -132,6 +132,15 @@ def _channel_moments(X, rows, scale):
     mean = total / count
     variance = np.maximum(total_sq / count - mean**2, 1e-6)
     return mean, variance
+
+
+def _built_f1(n_outputs):
+    """Keras' macro F1 metric with its variables created now: built lazily, it would create them
+    inside the first traced training step, and TensorFlow then traces the whole step twice."""
+    metric = keras.metrics.F1Score(average="macro", threshold=0.5, name="f1")
+    metric.update_state(np.zeros((1, n_outputs), "float32"), np.zeros((1, n_outputs), "float32"))
+    metric.reset_state()
+    return metric
 
 
 def input_dtype_of(X):
@@ -300,8 +309,11 @@ def _build(config, X, Y, channels, seed, train_only):
                                               pos_weight=_positive_weights(config, Y[train]))
         model.compile(
             optimizer=_make_optimizer(config, steps, config.epochs), loss=gamma_loss,
-            metrics=[keras.metrics.F1Score(average="macro", threshold=0.5, name="f1")],
+            metrics=[_built_f1(Y.shape[1])],
             jit_compile=config.jit_compile)
+        # the optimizer's slots now too: created in the first traced step, they would make
+        # TensorFlow trace the step twice (as the lazily built metric would)
+        model.optimizer.build(model.trainable_variables)
     schedule = get_schedule(config.lr_schedule)
     state = TrainingState(seed=seed, learning_rate=(
         float(config.learning_rate) if schedule is not None and schedule.follows_loss else None))
@@ -314,12 +326,24 @@ def _build(config, X, Y, channels, seed, train_only):
 
 def _initialize(config, X, Y, channels, checkpoint, train_only):
     """Restore the fit from ``checkpoint`` if there is one for this data, else build anew."""
+    reason = None
     if checkpoint is not None and (checkpoint / "hpa-sklearn.json").is_file():
         try:
             return _restore_checkpoint(config, checkpoint, X, Y)
         except ValueError as exc:
-            warn(f"the checkpoint {checkpoint} cannot be used ({exc}); training starts "
-                          "afresh and overwrites it.", UserWarning)
+            reason = exc
+    if checkpoint is not None and checkpoint.exists() and not (
+            checkpoint.is_dir() and (replaceable("checkpoint")(checkpoint)
+                                     or not any(checkpoint.iterdir()))):
+        # the first checkpoint would be refused after an epoch of work: refuse before it
+        raise OutputRefusedError(
+            f"the checkpoint folder {checkpoint} " + (f"cannot be used ({reason}) and " if reason
+                                                      else "")
+            + "holds files that were not written as a checkpoint of hpa-sklearn, so it is not "
+            "replaced; delete it (or give another checkpoint_dir) to train afresh.")
+    if reason is not None:
+        warn(f"the checkpoint {checkpoint} cannot be used ({reason}); training starts afresh and "
+             "overwrites it.", UserWarning)
     with seeded(config.seed):
         return _build(config, X, Y, channels, config.seed, train_only)
 

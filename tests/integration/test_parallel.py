@@ -5,13 +5,13 @@ A spawned worker costs seconds (a fresh interpreter importing scikit-learn; Tens
 pickling of the data is checked in this process.
 """
 
+import _thread
 import os
 import pickle
 import signal
 import sys
 import threading
 import time
-import _thread
 
 import numpy as np
 import pytest
@@ -246,15 +246,19 @@ def test_lambdas_and_closures_travel_by_value():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"max_fits_per_worker": 0}, "max_fits_per_worker must be an int >= 1; got 0"),
-    ({"max_fits_per_worker": 2.5}, "max_fits_per_worker must be an int >= 1; got 2.5"),
-    ({"n_workers": 0}, "n_workers must be a non-zero int or None; got 0"),
-    ({"max_nbytes": -1}, "max_nbytes must be an int >= 0; got -1"),
-])
+    ({"max_fits_per_worker": 0}, r"'max_fits_per_worker' parameter .* must be an int in the range "
+                                 r"\[1, inf\)\. Got 0 instead"),
+    ({"max_fits_per_worker": 2.5}, r"'max_fits_per_worker' parameter .* must be an int in the "
+                                   r"range \[1, inf\)\. Got 2\.5 instead"),
+    ({"n_workers": 0}, r"'n_workers' parameter .* must be None, an int in the range \[1, inf\) "
+                       r"or an int in the range \(-inf, -1\]\. Got 0 instead"),
+    ({"max_nbytes": -1}, r"'max_nbytes' parameter .* an int in the range \[0, inf\)\. Got -1 "
+                         r"instead"),
+], ids=["max_fits_per_worker=0", "max_fits_per_worker=2.5", "n_workers=0", "max_nbytes=-1"])
 def test_bad_parameters_are_named(kwargs, message):
     from hpa_sklearn.parallel import isolated_fits
 
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(ValueError, match=message):
         with isolated_fits(**kwargs):
             pass
 
