@@ -77,7 +77,7 @@ def main():
 
     run = _common.Run("bench_cpu_recipe", args)
     X, Y = make_hpa_like(n_samples=n, image_size=size, random_state=0, return_X_y=True)
-    recipe = dict(RECIPES["cpu"])
+    recipe = dict(RECIPES["cpu"].params)
     cpu, model = _fit_rate(lambda: make_classifier("cpu", weights=None, input_size=None,
                                                    random_state=0, verbose=0), X, Y, epochs)
     cpu["predict_images_per_s"] = _predict_rate(model, X, None)

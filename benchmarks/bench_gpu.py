@@ -82,7 +82,7 @@ def measure(size, *, batch_size, steps, precision, workers, backbone="vgg16"):
     import keras
 
     from hpa_sklearn import HPAClassifier
-    from hpa_sklearn._feeding import ImageBatches
+    from hpa_sklearn._engine.feeding import ImageBatches
 
     n = batch_size * steps
     rng = np.random.default_rng(0)

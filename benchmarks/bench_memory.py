@@ -8,7 +8,7 @@ For growing ``n`` at a fixed image size it runs, each in a FRESH subprocess (one
 - ``ours, in memory``: the same on the uint8 array read into RAM;
 - ``plain``: the uint8 array read into RAM, converted to float32 in [0, 1] (``astype`` then ``/= 255``
   in place, the uint8 array deleted), and handed whole to ``keras.Model.fit`` / ``predict`` of the
-  same network (``hpa_sklearn._network.build_network``, float input), same batch size.
+  same network (``hpa_sklearn._engine.network.build_network``, float input), same batch size.
 
 What is measured, in each child: the memory after the imports and a warm-up (a fit, or a fit and a
 predict, on two batches of in-memory images, so that TensorFlow's one-time allocations and graph
@@ -80,7 +80,7 @@ def _measure_one(spec):
     if mode == "plain":
         import keras
 
-        from hpa_sklearn._network import build_network
+        from hpa_sklearn._engine.network import build_network
 
         def network():
             model = build_network(

@@ -1,7 +1,7 @@
 """Benchmark: training and prediction images/s of ``HPAVGG16Classifier`` against a raw
 ``keras.Model.fit`` / ``predict`` of the same network on the same data, in the same process.
 
-The raw model is built by the same function (``hpa_sklearn._network.build_network``, same input
+The raw model is built by the same function (``hpa_sklearn._engine.network.build_network``, same input
 dtype uint8, same per-channel standardization, seed, head), compiled with the same optimizer, loss,
 metric and ``jit_compile``, and given the same uint8 array in memory, batch size and number of
 epochs (``shuffle=True``). The two are timed alternately (which one goes first alternates too),
@@ -47,8 +47,10 @@ def main():
     import numpy as np
 
     from hpa_sklearn import HPAVGG16Classifier
-    from hpa_sklearn._network import build_network
-    from hpa_sklearn.classifier import _STATS_SAMPLES, _channel_moments
+    from hpa_sklearn._engine.losses import LOSSES
+    from hpa_sklearn._engine.network import build_network
+    from hpa_sklearn._engine.trainer import (_STATS_SAMPLES, _channel_moments, _make_optimizer,
+                                             _positive_weights)
     from hpa_sklearn.datasets import make_hpa_like
 
     run = _common.Run("bench_speed", args)
@@ -86,7 +88,10 @@ def main():
                 yellow_init="red", input_size=None, augmentation_layers=[], pooling="avg",
                 hidden_units=(512,), activation="relu", dropout=0.2, seed=seed)
             steps = -(-n // batch_size)
-            model.compile(optimizer=reference._make_optimizer(steps), loss=reference._make_loss(Y),
+            config = reference._config(seed=seed)  # the engine's settings of the classifier
+            loss = LOSSES[config.loss].make(focal_gamma=config.focal_gamma,
+                                            pos_weight=_positive_weights(config, Y))
+            model.compile(optimizer=_make_optimizer(config, steps, epochs), loss=loss,
                           metrics=[keras.metrics.F1Score(average="macro", threshold=0.5,
                                                          name="f1")],
                           jit_compile=reference.jit_compile)

@@ -20,12 +20,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 
-from . import _persistence
+from . import _export, _persistence
 from ._constants import CHANNELS
 from ._decision import apply_thresholds
 from ._engine import inference, trainer
 from ._engine.backbones import BACKBONES, YELLOW_INITS
 from ._engine.config import FittedNetwork, TrainingConfig
+from ._engine.explain import EXPLAIN_DOC, explain_estimator
 from ._engine.tta import TTA_MODES
 from ._engine.losses import LOSSES
 from ._engine.optimizers import OPTIMIZERS
@@ -541,6 +542,13 @@ class HPAClassifier(KerasClassifier):
         return apply_thresholds(self.predict_proba(X), self.threshold,
                                 at_least_one_label=self.at_least_one_label)
 
+    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
+                return_classes=False, out=None):
+        return explain_estimator(self, X, classes, method, batch_size,
+                                 return_classes=return_classes, out=out)
+
+    explain.__doc__ = EXPLAIN_DOC
+
     def score(self, X, y, sample_weight=None):
         """Macro F1 of :meth:`predict` (the competition's metric; zero_division=0).
 
@@ -647,6 +655,10 @@ class HPAClassifier(KerasClassifier):
         folder runs (see :func:`hpa_sklearn.load_model`).
         """
         return _persistence.load_model(path, expect=cls)
+
+    def export(self, path, *, format="onnx", tta="model", run=None):
+        """Export for use outside Python (ONNX, SavedModel); see :func:`hpa_sklearn.export_model`."""
+        return _export.export_model(self, path, format=format, tta=tta, run=run)
 
     # ----------------------------------------------------------------------------- sklearn
     def set_params(self, **params):

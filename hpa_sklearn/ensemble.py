@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
 from ._decision import apply_thresholds, positive_proba
+from ._engine.explain import EXPLAIN_DOC, explain_estimator
 from ._validation import check_label_matrix, check_thresholds
 from .exceptions import InputError
 from .metrics import macro_f1
@@ -92,12 +93,13 @@ class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
 
     @classmethod
-    def from_fitted(cls, estimators, *, threshold=0.5, at_least_one_label=False):
+    def from_fitted(cls, estimators, *, cv=None, threshold=0.5, at_least_one_label=False):
         """An ensemble of classifiers fitted elsewhere (e.g. the fold models of
         ``MultilabelThresholdTuner(refit=False)``), used as they are.
 
-        Its ``estimator`` is an unfitted clone of the first member and ``cv`` the number of
-        members, so that ``clone`` and ``fit`` work on it like on any ensemble.
+        Its ``estimator`` is an unfitted clone of the first member and ``cv`` the folds the
+        members were fitted on (by default their number, or None for a single member), so that
+        ``clone``, ``fit`` and saving work on it like on any ensemble.
 
         Examples
         --------
@@ -116,7 +118,9 @@ class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         estimators = list(estimators)
         if not estimators:
             raise InputError("an ensemble needs at least one fitted estimator.")
-        ensemble = cls(clone(estimators[0]), cv=len(estimators), threshold=threshold,
+        if cv is None and len(estimators) >= 2:
+            cv = len(estimators)  # (one member: its folds are unknown; None is a valid cv)
+        ensemble = cls(clone(estimators[0]), cv=cv, threshold=threshold,
                        at_least_one_label=at_least_one_label)
         return ensemble._set_members(estimators)
 
@@ -236,6 +240,13 @@ class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return apply_thresholds(self.predict_proba(X), self.threshold,
                                 at_least_one_label=self.at_least_one_label)
 
+    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
+                return_classes=False, out=None):
+        return explain_estimator(self, X, classes, method, batch_size,
+                                 return_classes=return_classes, out=out)
+
+    explain.__doc__ = EXPLAIN_DOC
+
     def score(self, X, y, sample_weight=None):
         """Macro F1 of :meth:`predict`.
 
@@ -278,6 +289,14 @@ class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         from ._persistence import load_model
 
         return load_model(path, expect=cls)
+
+    def export(self, path, *, format="onnx", tta="model", run=None):
+        """Export the fitted model for use outside Python (ONNX or a TensorFlow SavedModel)
+        with its metadata (thresholds, class names, input contract): see
+        :func:`hpa_sklearn.export_model`. Returns the folder's path."""
+        from ._export import export_model
+
+        return export_model(self, path, format=format, tta=tta, run=run)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

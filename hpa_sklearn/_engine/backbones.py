@@ -58,6 +58,12 @@ class Backbone:
         without normalization layers, whose signal fades under Keras' Glorot default).
     note : str
         What the backbone is good for.
+    cam_layer : str or None
+        The layer of the backbone whose feature map Grad-CAM weighs
+        (:meth:`~hpa_sklearn.HPAClassifier.explain`): its last convolutional block, named here
+        where the backbone's output is not that block (VGG16's ends with a max pooling, which
+        halves the map); None means the backbone's output. The layer must cut the backbone's
+        graph (no skip connection around it).
     """
 
     name: str
@@ -67,6 +73,7 @@ class Backbone:
     input_std: float = 1.0
     he_init: bool = False
     note: str = ""
+    cam_layer: str = None
 
     @property
     def pretrained(self):
@@ -85,8 +92,9 @@ BACKBONES = {
     spec.name: spec
     for spec in (
         Backbone("vgg16", "VGG16", kernel_order="bgr", input_std=IMAGENET_PIXEL_STD,
-                 he_init=True, note="the original report's network (13 plain convolutions, 15 M "
-                                    "weights, no normalization)"),
+                 he_init=True, cam_layer="block5_conv3",
+                 note="the original report's network (13 plain convolutions, 15 M weights, no "
+                      "normalization)"),
         Backbone("resnet50", "ResNet50", kernel_order="bgr", input_std=IMAGENET_PIXEL_STD,
                  note="residual, batch-normalized (24 M weights)"),
         Backbone("densenet121", "DenseNet121", kernel_order="rgb", input_std=1.0,

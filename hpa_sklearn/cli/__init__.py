@@ -7,10 +7,10 @@ import os
 import sys
 import warnings
 
-from . import cache, demo, evaluate, lr_find, predict, search, train
+from . import cache, demo, evaluate, explain, export, lr_find, predict, search, train
 from ._base import CommandError, Parser
 
-COMMANDS = (demo, train, predict, evaluate, search, lr_find, cache)
+COMMANDS = (demo, train, predict, evaluate, explain, export, search, lr_find, cache)
 ISSUES = "https://github.com/hpa-sklearn/hpa-sklearn/issues"
 
 

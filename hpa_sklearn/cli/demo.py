@@ -53,7 +53,7 @@ def run(args):
 
     out = check_output_folder(args.out, kinds="demo", option="--out", what="demo folder")
     checkpoints = out.with_name(out.name + ".checkpoints")
-    created_checkpoints = not checkpoints.exists()
+    created_checkpoints = True  # OUT.checkpoints: the library's name; removed when left empty
     started = time.perf_counter()
     overrides = {"epochs": args.epochs} if args.epochs else {}
     classifier = make_classifier(args.recipe, weights=None, random_state=args.seed,
@@ -97,6 +97,7 @@ def run(args):
                       "seconds": round(time.perf_counter() - started, 1)}
         report = write_report(tmp / "report", Y[test], proba, model.threshold, images=X[test],
                               ids=data.ids[test], history=model.history_,
+                              explain=model.explain,
                               train_target=Y[train], random_state=args.seed, run=run_record,
                               title=f"hpa-sklearn demo: the '{args.recipe}' recipe on "
                                     "HPA-like synthetic data")

@@ -71,7 +71,7 @@ def run(args):
         set_prediction(model, tta=args.tta)
     proba = model.predict_proba(data.images)
     report = write_report(out, data.target, proba, thresholds_of(model), images=data.images,
-                          channels=channels, ids=data.ids,
+                          channels=channels, ids=data.ids, explain=model.explain,
                           history=getattr(model, "history_", None), n_boot=args.n_boot,
                           random_state=args.seed, title=f"Evaluation of {args.model}",
                           run={**run_record, "evaluated_on": str(Path(args.data).resolve()),

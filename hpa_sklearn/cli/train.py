@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io.ownership import check_output_folder
+from ..exceptions import HPASklearnError
 from ._base import CommandError, say
 from ._data import add_data_options, input_paths, load
 from ._training import add_training_options, check_weights_available, make_classifier
@@ -121,14 +122,16 @@ def run(args):
     inputs = input_paths(args, "data", "extra_data")
     out = check_output_folder(args.out, kinds="model", option="--out", what="model folder",
                               inputs=inputs)
-    checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(
-        out.name + ".checkpoints")
+    default_checkpoints = out.with_name(out.name + ".checkpoints")
+    checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else default_checkpoints
     if checkpoints.exists() and not checkpoints.is_dir():
         raise CommandError(f"--checkpoint-dir {checkpoints} exists and is not a folder.")
     if checkpoints.resolve() == out or out in checkpoints.resolve().parents:
         raise CommandError("--checkpoint-dir must not be --out or inside it (the model folder is "
                            "replaced as a whole).")
-    created_checkpoints = not checkpoints.exists()
+    # the folder itself goes at the end (when empty) where this run created it, or where it is
+    # OUT.checkpoints (the library's name for it, made by an earlier run of this command)
+    remove_root = not checkpoints.exists() or checkpoints.resolve() == default_checkpoints
     classifier = make_classifier(args, checkpoint_dir=checkpoints)
     check_weights_available(classifier, say)
     started = time.perf_counter()
@@ -155,6 +158,13 @@ def run(args):
                 f"saved; what training finished is kept in {checkpoints}. Run the same command "
                 f"again to finish (finished fits are restored, not trained again):\n  {resume}")
             return 128 + int(signum)
+        except OSError as exc:  # e.g. a full disk while saving: the trained fits are kept
+            if isinstance(exc, HPASklearnError):  # a refused or busy output: its own message
+                raise
+            raise CommandError(
+                f"{exc} What training finished is kept in {checkpoints}; free space (or give "
+                "another --out) and run the same command again to finish without training "
+                f"again:\n  {resume}") from None
         if result.interrupted is not None:
             exc = result.interrupted
             saved = (f" The model reached so far is saved in {out} (it loads and predicts)."
@@ -167,5 +177,5 @@ def run(args):
             + (f" (an ensemble of {args.cv} fold models)" if args.ensemble else "")
             + f"; {seconds:.0f} s.")
         if not args.keep_checkpoints:
-            remove_checkpoints(result.checkpoints, checkpoints, created_root=created_checkpoints)
+            remove_checkpoints(result.checkpoints, checkpoints, created_root=remove_root)
     return 0

@@ -11,7 +11,7 @@ from .._constants import CHANNELS
 from .._decision import apply_thresholds
 from .._io.atomic import atomic_folder, atomic_write_json, atomic_write_text
 from .._io.ownership import replaceable, write_marker
-from ._gallery import hpa_composite, plot_gallery
+from ._gallery import hpa_composite, listed_classes, plot_gallery
 from ._html import html_page
 from ._numbers import compute_report
 from ._plots import (
@@ -27,7 +27,8 @@ __all__ = ["compute_report", "hpa_composite", "plot_search", "write_report"]
 
 def _examples(report, Y_true, proba, images, ids, n_examples, max_classes):
     """The examples of the gallery: evenly spread over the images; per image its true and
-    predicted classes, probabilities, and the classes shown (true and predicted first)."""
+    predicted classes, probabilities, and the classes shown (the true ones, then the false
+    positives, each by probability)."""
     picked = np.unique(np.linspace(0, len(images) - 1, min(n_examples, len(images))).astype(int))
     thresholds = [r["threshold"] for r in report["per_class"]]
     proba = np.asarray(proba)
@@ -35,8 +36,8 @@ def _examples(report, Y_true, proba, images, ids, n_examples, max_classes):
     true = [np.flatnonzero(np.asarray(Y_true)[i]).tolist() for i in picked]
     predicted = [np.flatnonzero(row).tolist() for row in Y_pred]
     shown = []
-    for t, p, i in zip(true, predicted, picked):
-        classes = sorted(set(t) | set(p), key=lambda j: -proba[i, j])
+    for t, p, i in zip(true, predicted, picked):  # the true classes first, then false positives
+        classes = listed_classes(set(t), set(p), proba[i])
         shown.append([int(j) for j in classes[:max_classes]])
     return picked, {"ids": [str(ids[i]) if ids is not None else str(i) for i in picked],
                     "true": true, "predicted": predicted, "shown": shown,

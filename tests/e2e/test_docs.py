@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs"
 
 pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
@@ -27,7 +27,8 @@ def test_docs_build_strict(tmp_path):
     assert (site / "index.html").is_file()
     # the API reference was generated from the docstrings
     classifier = (site / "api" / "classifier" / "index.html").read_text()
-    assert 'id="hpa_sklearn.classifier.HPAVGG16Classifier"' in classifier
+    assert 'id="hpa_sklearn.classifier.HPAClassifier"' in classifier
+    assert 'id="hpa_sklearn.vgg16.HPAVGG16Classifier"' in classifier
     assert "yellow_init" in classifier
     datasets = (site / "api" / "datasets" / "index.html").read_text()
     for name in ("load_hpa", "make_hpa_like", "write_kaggle_layout", "write_submission",
@@ -53,7 +54,7 @@ def test_every_example_is_documented():
 
 def test_ci_runs_the_readmes_test_command():
     """`.ci/run` runs the README's test command, nothing different."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     ci_lines = [line for line in (root / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
     assert len(ci_lines) == 1

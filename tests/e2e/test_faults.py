@@ -7,7 +7,6 @@ the same command again ends with the same model as an uninterrupted run. The ran
 from a fixed seed, so CI injects the same faults every time.
 """
 
-import json
 import os
 import random
 import re
@@ -26,11 +25,14 @@ from hpa_sklearn import cli
 from hpa_sklearn.classifier import HPAClassifier
 from hpa_sklearn.datasets import load_hpa, make_hpa_like, write_kaggle_layout
 
+from ._helpers import read_run
+
 COMMAND = [sys.executable, "-m", "hpa_sklearn.cli"]
 EPOCHS = 4
-# the small batch-normalized CNN: what is tested here does not depend on the backbone
+# the small batch-normalized CNN of the default recipe (augmented): what is tested here does not
+# depend on the backbone; one fit per run (thresholds are not the subject)
 TRAIN = ["--image-size", "32", "--batch-size", "8", "--backbone", "smallcnn", "--n-jobs", "1",
-         "--seed", "0", "--epochs", str(EPOCHS)]
+         "--seed", "0", "--epochs", str(EPOCHS), "--no-tune-thresholds"]
 RNG = random.Random(20261201)
 NOISE = re.compile(r"^[IWE]\d{4} |cuInit|cudart_stub", re.M)
 
@@ -38,7 +40,7 @@ NOISE = re.compile(r"^[IWE]\d{4} |cuInit|cudart_stub", re.M)
 @pytest.fixture(scope="module")
 def kaggle(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
-    synthetic = make_hpa_like(40, 32, random_state=0)
+    synthetic = make_hpa_like(32, 32, random_state=0)
     write_kaggle_layout(root / "data", synthetic.images, synthetic.ids, synthetic.target)
     load_hpa(root / "data", image_size=32, cache_dir=root / "cache", verbose=0)  # decoded once
     return root
@@ -139,14 +141,15 @@ def test_train_survives_sigterm_sigkill_and_sigint_and_ends_like_an_uninterrupte
     assert resume, run.stdout
     argv = shlex.split(resume.group(1))[1:]
     assert argv[: len(run.argv)] == run.argv and "--checkpoint-dir" in argv
-    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    meta = read_run(out)
     assert meta["interrupted"] and meta["interrupted_by"] == "SIGTERM"
     assert _proba(out, kaggle).shape == expected.shape  # the folder loads and predicts
     survived += 1
 
     # 2. SIGKILL while a checkpoint is being written (no handler can run: only atomicity helps)
     run = _Run(argv, tmp_path)
-    run.wait_for(lambda: any(p.name.startswith(".fit-") for p in checkpoints.iterdir()),
+    run.wait_for(lambda: any(p.name.startswith(".fit-") and ".tmp-" in p.name
+                             for p in checkpoints.iterdir()),
                  "a checkpoint save", timeout=600)
     run.send(signal.SIGKILL)
     injected += 1
@@ -171,7 +174,7 @@ def test_train_survives_sigterm_sigkill_and_sigint_and_ends_like_an_uninterrupte
     # 4. the same command again: it finishes, and the model equals the uninterrupted one
     run = _Run(argv, tmp_path)
     assert run.finish() == 0, run.stdout + run.stderr[-3000:]
-    meta = json.loads((out / cli.MODEL_FILE).read_text())
+    meta = read_run(out)
     assert not meta["interrupted"] and meta["epochs_done"] == EPOCHS
     np.testing.assert_array_equal(_proba(out, kaggle), expected)
     assert not checkpoints.exists()  # removed after success
@@ -222,7 +225,7 @@ def test_read_only_output_fails_before_any_work(kaggle, tmp_path, tmpfs, capsys)
     status = cli.main(["train", "--data", str(kaggle / "data"), *TRAIN, "--cache-dir", str(cache),
                        "--out", str(locked / "model")])
     err = capsys.readouterr().err
-    assert status == 2 and "not writable" in err and str(locked) in err
+    assert status == 2 and "Read-only" in err and str(locked) in err
     assert not cache.exists()  # failed before decoding anything
 
 
@@ -245,17 +248,54 @@ def test_full_disk_when_saving_the_model_is_a_clear_error_and_the_training_is_ke
     assert HPAClassifier.load(tmp_path / "elsewhere").history_["loss"]
 
 
-def test_resume_option_says_what_to_do_instead(kaggle, tmp_path, capsys):
-    status = cli.main(_train_argv(kaggle, tmp_path / "m", "--resume", str(tmp_path / "m")))
-    assert status == 2 and "run the same 'hpa-sklearn train' command again" in \
-        capsys.readouterr().err
-
-
 def test_out_folder_with_other_files_is_refused_before_any_work(kaggle, tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     status = cli.main(_train_argv(kaggle, mine))
-    assert status == 2 and "not a model folder" in capsys.readouterr().err
+    assert status == 2 and "hpa-sklearn did not write (notes.txt)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "keep me"
     assert not Path(str(mine) + ".checkpoints").exists()
+
+
+def test_sigterm_during_the_final_save_says_how_to_finish_and_the_same_command_does(
+        kaggle, tmp_path, monkeypatch, capsys, terminal_signals):
+    """A real SIGTERM delivered while the tuned model is being written (the last step of
+    ``hpa-sklearn train``): the folder holds the model saved before tuning (or nothing), the run
+    prints the command that finishes it, and that command finishes without training again."""
+    from hpa_sklearn import _persistence
+
+    write_manifest = _persistence.write_manifest
+    sent = []
+
+    def terminated_while_saving(folder, **kwargs):
+        run = kwargs.get("run") or {}
+        if kwargs.get("kind", "model") == "model" and run.get("thresholds", "").startswith(
+                "tuned") and not sent:
+            sent.append(folder)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at once: inside this save
+        return write_manifest(folder, **kwargs)
+
+    monkeypatch.setattr(_persistence, "write_manifest", terminated_while_saving)
+    out = tmp_path / "model"
+    argv = _train_argv(kaggle, out)
+    argv.remove("--no-tune-thresholds")  # the default: a save before tuning, the final after it
+    argv[argv.index("--epochs") + 1] = "1"
+    status = cli.main(argv)
+    captured = capsys.readouterr()
+    assert sent and status == 128 + signal.SIGTERM, captured.out[-3000:] + captured.err[-3000:]
+    resume = re.search(r"\n  (hpa-sklearn train .*)\n", captured.out)
+    assert resume and "SIGTERM" in captured.out, captured.out[-3000:]
+    again = shlex.split(resume.group(1))[1:]
+    assert again[: len(argv)] == argv  # the same command, its folders spelled out
+    # what is there is the model saved before tuning (thresholds pending), whole
+    assert read_run(out)["thresholds_pending"]
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+    monkeypatch.setattr(_persistence, "write_manifest", write_manifest)
+    assert cli.main(again) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("Resuming from") == 2  # both fits restored, not trained again
+    run = read_run(out)
+    assert run["thresholds"].startswith("tuned") and not run["thresholds_pending"]
+    assert not (tmp_path / "model.checkpoints").exists()

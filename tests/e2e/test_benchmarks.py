@@ -1,28 +1,38 @@
-"""Smoke tests of the benchmark scripts: each runs with ``--quick`` in a subprocess, writing into a
-temporary folder, and its JSON must hold the figures ``docs/benchmarks.md`` is built from.
+"""Smoke tests of the benchmark scripts: each runs with ``--quick`` (and, where the script takes
+them, still smaller sizes) in a subprocess writing into a temporary folder, and its JSON must hold
+the figures ``docs/benchmarks.md`` is built from. The figures of such a run mean nothing; only
+the shape of the result is checked.
 
-The scripts are started together (one module-scoped fixture) and each test waits for its own: most
-of their time is importing TensorFlow and tracing tiny networks, which overlaps well. The figures
-of a quick run mean nothing; only the shape of the result is checked.
+The scripts run one after another (each test starts its own when it runs, and a script two tests
+read runs once): on two cores, TensorFlow processes started together only compete.
 """
 
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-SCRIPTS = ("bench_memory", "bench_speed", "bench_loader", "bench_search_cost", "bench_macro_f1",
-           "bench_thresholds", "bench_search_memory", "bench_full_size",
-           "bench_threshold_strategies", "bench_cpu_recipe", "bench_macro_f1_recipes")
-# runs of a script in another mode: name -> (script, extra arguments)
-MODES = {"bench_macro_f1_recipes": ("bench_macro_f1", ["--recipes"])}
+# name -> (script, arguments after --quick): the smallest settings that still run every step
+SCRIPTS = {
+    "bench_memory": ("bench_memory", ["--n", "16", "--batch-size", "8"]),
+    "bench_speed": ("bench_speed", ["--n", "16", "--batch-size", "8"]),
+    "bench_loader": ("bench_loader", ["--n-jobs", "1"]),
+    "bench_search_cost": ("bench_search_cost", []),
+    "bench_macro_f1": ("bench_macro_f1", ["--n", "40"]),
+    "bench_thresholds": ("bench_thresholds", []),
+    "bench_search_memory": ("bench_search_memory", ["--n-samples", "16"]),
+    "bench_full_size": ("bench_full_size", ["--n-train", "16", "--n-test", "8", "--n-hpav18", "2",
+                                            "--combined-backbone", "smallcnn"]),
+    "bench_threshold_strategies": ("bench_threshold_strategies", ["--n", "200"]),
+    "bench_cpu_recipe": ("bench_cpu_recipe", ["--n", "16"]),
+    "bench_macro_f1_recipes": ("bench_macro_f1", ["--recipes", "--n", "32"]),
+}
 TIMEOUT_S = 600
 
 pytestmark = pytest.mark.slow
@@ -30,34 +40,29 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quick_runs(tmp_path_factory):
-    """Start every benchmark with --quick at once; map name -> (Popen, output folder, log)."""
-    runs = {}
+    """``run(name)``: run that benchmark (once), return (exit status, output folder, log)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    for name in SCRIPTS:
-        script, extra = MODES.get(name, (name, []))
-        out = tmp_path_factory.mktemp(name)
-        log = open(out / "log.txt", "w")
-        proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "benchmarks" / f"{script}.py"), "--quick", *extra,
-             "--out", str(out)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        runs[name] = (proc, out, log)
-    yield runs
-    for proc, _, log in runs.values():
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+    done = {}
+
+    def run(name):
+        if name not in done:
+            script, extra = SCRIPTS[name]
+            out = tmp_path_factory.mktemp(name)
+            with open(out / "log.txt", "w") as log:
+                proc = subprocess.run(
+                    [sys.executable, str(REPO_ROOT / "benchmarks" / f"{script}.py"), "--quick",
+                     *extra, "--out", str(out)],
+                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    timeout=TIMEOUT_S)
+            done[name] = (proc.returncode, out, (out / "log.txt").read_text())
+        return done[name]
+
+    return run
 
 
 def _result(quick_runs, name):
-    proc, out, log = quick_runs[name]
-    deadline = time.monotonic() + TIMEOUT_S
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    log.flush()
-    text = (out / "log.txt").read_text()
-    assert proc.returncode == 0, f"{name} --quick failed:\n{text[-4000:]}"
+    returncode, out, text = quick_runs(name)
+    assert returncode == 0, f"{name} --quick failed:\n{text[-4000:]}"
     assert (out / f"{name}.md").is_file(), f"{name} wrote no Markdown table"
     return json.loads((out / f"{name}.json").read_text())
 
@@ -160,7 +165,7 @@ def test_bench_full_size(quick_runs):
         pytest.skip(result["skipped"])
     stages = result["stages"]
     links = result["links"]
-    assert links["hard"] + links["symbolic"] == 4 * (152 + 76 + 4)  # no pixel copied
+    assert links["hard"] + links["symbolic"] == 4 * (16 + 8 + 2)  # no pixel copied
     for name in ("load_train", "load_test", "load_hpav18", "load_train_combined_size"):
         load = stages[name]
         assert load["seconds"] > 0 and load["samples_per_s"] > 0 and load["cache_bytes"] > 0
@@ -168,24 +173,24 @@ def test_bench_full_size(quick_runs):
         assert load["memory"]["load"]["max_processes"] >= 2  # the loader's workers were seen
         assert "fsync_s" in load and "reserve_s" in load and load["reload_read_gb_per_s"] > 0
     fit = stages["fit_predict"]
-    assert fit["n_train"] == 152 and fit["n_test"] == 76 and fit["proba_finite"]
+    assert fit["n_train"] == 16 and fit["n_test"] == 8 and fit["proba_finite"]
     assert fit["memory"]["fit"]["main_anon_mib"] > 0 and fit["predict_images_per_s"] > 0
     combined = stages["combined_fit"]
-    assert combined["n_train"] == 152 + 4 and combined["images_type"] == "LazyImages"
+    assert combined["n_train"] == 16 + 2 and combined["images_type"] == "LazyImages"
     for name in ("cli_train", "cli_predict"):
         assert stages[name]["returncode"] == 0, stages[name]["output"]
         assert stages[name]["command"].startswith(f"hpa-sklearn {name[4:]} ")
-    assert stages["cli_predict"]["submission_rows"] == 76
+    assert stages["cli_predict"]["submission_rows"] == 8
     assert not result["skipped"]
     assert result["disk"]["free_after_cleanup_gb"] > 0
-    _, out, _ = quick_runs["bench_full_size"]
+    _, out, _ = quick_runs("bench_full_size")
     assert not (out / "bench_full_size.partial.json").exists()  # kept only until the end
 
 
 def test_bench_threshold_strategies(quick_runs):
     result = _result(quick_runs, "bench_threshold_strategies")
     _has_run_metadata(result)
-    _, out, _ = quick_runs["bench_threshold_strategies"]
+    _, out, _ = quick_runs("bench_threshold_strategies")
     assert (out / "bench_threshold_strategies.png").stat().st_size > 0
     names = set(result["settings"]["strategies"])
     assert {"0.5 (untuned)", "f1 (plain)", "bootstrap", "min_positives=5",
@@ -227,7 +232,7 @@ def test_bench_macro_f1_recipes(quick_runs):
         assert info["epochs"] >= 1 and info["schedule"] in info["schedules"]
     assert result["target_met"] in (True, False)
     assert isinstance(result["effects"], dict)  # quick runs pair no variants: may be empty
-    _, out, _ = quick_runs["bench_macro_f1_recipes"]
+    _, out, _ = quick_runs("bench_macro_f1_recipes")
     assert not (out / "bench_macro_f1_recipes.journal.json").exists()  # a finished run
 
 
@@ -235,7 +240,7 @@ def test_bench_macro_f1_recipes_render_only_summarizes_the_saved_runs(quick_runs
     import shutil
 
     result = _result(quick_runs, "bench_macro_f1_recipes")
-    _, out, _ = quick_runs["bench_macro_f1_recipes"]
+    _, out, _ = quick_runs("bench_macro_f1_recipes")
     shutil.copy(out / "bench_macro_f1_recipes.json", tmp_path)
     saved = json.loads((tmp_path / "bench_macro_f1_recipes.json").read_text())
     del saved["effects"]  # as if written by an older summary
