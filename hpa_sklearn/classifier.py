@@ -20,19 +20,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 
-from . import _export, _persistence
+from . import _persistence
 from ._constants import CHANNELS
 from ._decision import apply_thresholds
 from ._engine import inference, trainer
 from ._engine.backbones import BACKBONES, YELLOW_INITS
 from ._engine.config import FittedNetwork, TrainingConfig
-from ._engine.explain import EXPLAIN_DOC, explain_estimator
-from ._engine.tta import TTA_MODES
 from ._engine.losses import LOSSES
 from ._engine.optimizers import OPTIMIZERS
 from ._engine.registry import NamesOf, listing
 from ._engine.schedules import SCHEDULES, get_schedule
 from ._engine.training import TrainingInterrupted
+from ._engine.tta import TTA_MODES
+from ._model_api import _ModelMethods
 from ._validation import (
     check_image_array,
     check_label_matrix,
@@ -41,7 +41,6 @@ from ._validation import (
     check_thresholds,
 )
 from .exceptions import InputError
-from .metrics import macro_f1
 from .preprocessing import ImageAugmenter
 
 # parameters that do not change what training computes: left out of the checkpoint key
@@ -54,7 +53,7 @@ def _default_channels(n_channels):
     return ("green",) if n_channels == 1 else CHANNELS[:n_channels]
 
 
-class HPAClassifier(KerasClassifier):
+class HPAClassifier(_ModelMethods, KerasClassifier):
     """Multi-label classifier of HPA fluorescence images on a Keras backbone, as a scikit-learn
     estimator.
 
@@ -542,28 +541,6 @@ class HPAClassifier(KerasClassifier):
         return apply_thresholds(self.predict_proba(X), self.threshold,
                                 at_least_one_label=self.at_least_one_label)
 
-    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
-                return_classes=False, out=None):
-        return explain_estimator(self, X, classes, method, batch_size,
-                                 return_classes=return_classes, out=out)
-
-    explain.__doc__ = EXPLAIN_DOC
-
-    def score(self, X, y, sample_weight=None):
-        """Macro F1 of :meth:`predict` (the competition's metric; zero_division=0).
-
-        Parameters
-        ----------
-        X : array of shape (n_samples, height, width, channels)
-        y : array of shape (n_samples, n_labels)
-        sample_weight : array of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-        """
-        return float(macro_f1(y, self.predict(X), sample_weight=sample_weight))
-
     def _n_replicas(self):
         return trainer.n_replicas(self._config(seed=0), getattr(self, "model_", None))
 
@@ -618,47 +595,6 @@ class HPAClassifier(KerasClassifier):
         X, Y, sample_weight, channels, _ = probe._check_fit_data(X, y, sample_weight)
         return trainer.range_test(probe._config(), X, Y, sample_weight, channels,
                                   min_lr=min_lr, max_lr=max_lr, n_steps=n_steps)
-
-    # ----------------------------------------------------------------------------- persistence
-    def save(self, path, *, run=None):
-        """Save the fitted classifier to a folder of the library's one model format:
-        ``model.keras`` (the network, with its optimizer's state) and the manifest
-        ``hpa-sklearn.json`` (parameters, fitted attributes, the files' digests). No pickle.
-
-        The folder is written whole under a temporary name and swapped in: a reader (or a crash)
-        sees the previous save or this one, never a mix. An existing folder is replaced only
-        when it is a saved model of this library (or empty). Extra Keras ``callbacks`` and the
-        machine's paths (``checkpoint_dir``, a ``weights`` file) are not saved.
-
-        Parameters
-        ----------
-        path : str or Path
-            The folder.
-        run : dict, default=None
-            A JSON-serializable record of how the model was made (data, recipe, ...), kept in
-            the manifest (``run``) and shown by reports.
-
-        Returns
-        -------
-        path : Path
-        """
-        return _persistence.save_model(self, path, run=run)
-
-    @classmethod
-    def load(cls, path):
-        """Load a classifier saved with :meth:`save` (or a checkpoint, or a folder of
-        hpa-sklearn 0.1); its predictions are identical. ``HPAClassifier.load`` also loads an
-        ``HPAVGG16Classifier``'s folder (and returns that class).
-
-        Raises :class:`~hpa_sklearn.exceptions.ModelFolderError` (a ``ValueError``) naming the
-        file and the key when the folder is not such a save or is damaged. No code from the
-        folder runs (see :func:`hpa_sklearn.load_model`).
-        """
-        return _persistence.load_model(path, expect=cls)
-
-    def export(self, path, *, format="onnx", tta="model", run=None):
-        """Export for use outside Python (ONNX, SavedModel); see :func:`hpa_sklearn.export_model`."""
-        return _export.export_model(self, path, format=format, tta=tta, run=run)
 
     # ----------------------------------------------------------------------------- sklearn
     def set_params(self, **params):

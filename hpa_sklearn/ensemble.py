@@ -10,23 +10,28 @@ models a :class:`~hpa_sklearn.MultilabelThresholdTuner` keeps with ``refit=False
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
 from ._decision import apply_thresholds, positive_proba
-from ._engine.explain import EXPLAIN_DOC, explain_estimator
+from ._model_api import _ModelMethods
 from ._validation import check_label_matrix, check_thresholds
 from .exceptions import InputError
-from .metrics import macro_f1
 
 # attributes of the library's classifiers that an ensemble of them shares
 _SHARED = ("n_outputs_", "image_shape_", "input_dtype_", "channels_")
 
 
-class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class HPAFoldEnsemble(_ModelMethods, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classifiers trained on the folds of a cross-validation, used as one: :meth:`predict_proba`
     is the mean of theirs.
 
@@ -240,63 +245,12 @@ class HPAFoldEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return apply_thresholds(self.predict_proba(X), self.threshold,
                                 at_least_one_label=self.at_least_one_label)
 
-    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
-                return_classes=False, out=None):
-        return explain_estimator(self, X, classes, method, batch_size,
-                                 return_classes=return_classes, out=out)
-
-    explain.__doc__ = EXPLAIN_DOC
-
-    def score(self, X, y, sample_weight=None):
-        """Macro F1 of :meth:`predict`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-        y : array of shape (n_samples, n_labels)
-        sample_weight : array of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-        """
-        return float(macro_f1(y, self.predict(X), sample_weight=sample_weight))
-
     def set_member_params(self, **params):
         """Set prediction settings (``verbose``, ``tta``, ``batch_size``, ``workers``) of every
         member. Returns self."""
         for member in self._members():
             member.set_params(**params)
         return self
-
-    # ----------------------------------------------------------------------------- persistence
-    def save(self, path, *, run=None):
-        """Save the ensemble to one model folder: a manifest and a saved member per fold
-        (``fold-1/``, ...), written whole and swapped in (see :meth:`HPAClassifier.save`).
-
-        Returns
-        -------
-        path : Path
-        """
-        from ._persistence import save_model
-
-        return save_model(self, path, run=run)
-
-    @classmethod
-    def load(cls, path):
-        """Load an ensemble saved with :meth:`save` (or by hpa-sklearn 0.1); a damaged folder
-        is one :class:`~hpa_sklearn.exceptions.ModelFolderError` naming the file and the key."""
-        from ._persistence import load_model
-
-        return load_model(path, expect=cls)
-
-    def export(self, path, *, format="onnx", tta="model", run=None):
-        """Export the fitted model for use outside Python (ONNX or a TensorFlow SavedModel)
-        with its metadata (thresholds, class names, input contract): see
-        :func:`hpa_sklearn.export_model`. Returns the folder's path."""
-        from ._export import export_model
-
-        return export_model(self, path, format=format, tta=tta, run=run)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -74,10 +74,11 @@ RECIPES = {
             "loss, bfloat16, 8-view test-time augmentation"),
         Recipe("report", {"backbone": "vgg16"},
                "the original report's VGG16 (batch 64, Adam 1e-4 with Keras 2 decay 5e-5, relu, "
-               "dropout 0.2, threshold 0.5)"),
+               "dropout 0.2); the report also used 3 channels and threshold 0.5: add "
+               "--channels red,green,blue --no-tune-thresholds on the command line"),
         Recipe("library", {"backbone": "vgg16"},
-               "VGG16 as the library first shipped it (the report's values, 4 channels, tuned "
-               "thresholds)"),
+               "VGG16 as the library first shipped it: the network of 'report' on 4 channels "
+               "with tuned thresholds (the command line's defaults)"),
     )
 }
 

@@ -34,19 +34,19 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._decision import apply_thresholds, positive_proba
-from ._engine.explain import EXPLAIN_DOC, explain_estimator
+from ._model_api import _ModelMethods
 from ._validation import check_label_matrix
+from ._warnings import warn
+from .ensemble import HPAFoldEnsemble
+from .exceptions import InputError
 from .metrics import (
+    _f1_from_counts,
     candidate_thresholds,
     check_threshold_grid,
     class_names_of,
-    _f1_from_counts,
     f1_threshold_curves,
     macro_f1,
 )
-from .ensemble import HPAFoldEnsemble
-from .exceptions import InputError
-from ._warnings import warn
 from .model_selection import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
 
 __all__ = ["MultilabelThresholdTuner"]
@@ -192,7 +192,7 @@ def _bootstrap_thresholds(Y, proba, *, scoring, thresholds, default_threshold, n
     return chosen
 
 
-class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class MultilabelThresholdTuner(_ModelMethods, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Multi-label classifier whose per-class thresholds are tuned on out-of-fold probabilities.
 
     The multi-label counterpart of scikit-learn's binary
@@ -595,31 +595,6 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             at_least_one_label=self.at_least_one_label,
         )
 
-    def explain(self, X, classes=None, method="gradcam", batch_size=None, *,
-                return_classes=False, out=None):
-        return explain_estimator(self, X, classes, method, batch_size,
-                                 return_classes=return_classes, out=out)
-
-    explain.__doc__ = EXPLAIN_DOC
-
-    def score(self, X, y, sample_weight=None):
-        """Macro F1 (``zero_division=0``) of ``predict(X)`` against ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Samples, as the estimator accepts them.
-        y : array-like of shape (n_samples, n_labels)
-            0/1 indicator matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-        """
-        return macro_f1(y, self.predict(X), sample_weight=sample_weight)
-
     def _set_tuned(self, estimator, thresholds, score):
         """The fitted state of a tuner whose model and thresholds come from elsewhere (a saved
         folder)."""
@@ -631,33 +606,6 @@ class MultilabelThresholdTuner(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if hasattr(inner, "n_features_in_"):
             self.n_features_in_ = inner.n_features_in_
         return self
-
-    def save(self, path, *, run=None):
-        """Save the fitted tuner (its thresholds, and its model as a member folder) in the
-        library's one model format; ``refit=False`` (a fold ensemble) included.
-
-        Returns
-        -------
-        path : Path
-        """
-        from ._persistence import save_model
-
-        return save_model(self, path, run=run)
-
-    @classmethod
-    def load(cls, path):
-        """Load a tuner saved with :meth:`save`; it predicts what it predicted before saving."""
-        from ._persistence import load_model
-
-        return load_model(path, expect=cls)
-
-    def export(self, path, *, format="onnx", tta="model", run=None):
-        """Export the fitted model for use outside Python (ONNX or a TensorFlow SavedModel)
-        with its metadata (thresholds, class names, input contract): see
-        :func:`hpa_sklearn.export_model`. Returns the folder's path."""
-        from ._export import export_model
-
-        return export_model(self, path, format=format, tta=tta, run=run)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

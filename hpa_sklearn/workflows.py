@@ -12,12 +12,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sklearn.base import clone
 
 from ._engine.trainer import track_checkpoints
 from ._engine.training import TrainingInterrupted
-from ._io.locks import exclusive
 from ._io.ownership import owned_kind
 from .ensemble import HPAFoldEnsemble
 from .exceptions import InputError
@@ -228,14 +226,3 @@ def _signal_name(signum):
     import signal
 
     return signal.Signals(signum).name
-
-
-def locked_output(path, what="model folder"):
-    """Hold the output ``path`` for the duration of a job (see :mod:`hpa_sklearn._io.locks`)."""
-    return exclusive(Path(path), what=what)
-
-
-def predicted_ids_overlap(model_run, ids):
-    """How many of ``ids`` the model's run record says it was trained on (0 when unknown)."""
-    trained = set((model_run or {}).get("training_ids", []))
-    return int(np.isin(np.asarray(ids, dtype=object), list(trained)).sum()) if trained else 0

@@ -107,9 +107,11 @@ def terminal_signals():
 # Test files by the minutes they took in CI (2 cores), longest first: the suite runs on two
 # pytest-xdist workers, each taking whole files (``--dist loadfile``), so the long files start
 # first and the short ones fill in behind them (files not listed follow in their usual order).
-_LONGEST_FIRST = ("test_benchmarks.py", "test_examples.py", "test_scale_out.py",
-                  "test_classifier.py", "test_vgg16_model_selection.py", "test_faults.py",
-                  "test_cli.py", "test_learning.py", "test_checkpoints.py", "test_parallel.py")
+_LONGEST_FIRST = ("test_benchmarks.py", "test_export.py", "test_scale_out.py", "test_examples.py",
+                  "test_round_trip_backbones.py", "test_round_trip.py", "test_faults.py",
+                  "test_vgg16_model_selection.py", "test_classifier.py", "test_explain.py",
+                  "test_cli.py", "test_checkpoints.py", "test_learning.py", "test_parallel.py",
+                  "test_concurrent_runs.py", "test_sandbox.py", "test_bench_pointing.py")
 
 
 def pytest_collection_modifyitems(config, items):

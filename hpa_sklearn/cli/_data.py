@@ -18,9 +18,9 @@ _IMAGE_FILE = re.compile(r"_(red|green|blue|yellow)\.(png|jpe?g|tiff?)$", re.IGN
 
 def add_data_options(parser, *, labels="train.csv"):
     group = parser.add_argument_group("data")
-    group.add_argument("--data", required=True, metavar="FOLDER",
+    group.add_argument("--data", default=".", metavar="FOLDER",
                        help="the data folder (Kaggle layout: train.csv, train/, test/, "
-                            "sample_submission.csv)")
+                            "sample_submission.csv; default: the current folder)")
     if labels is not None:
         group.add_argument("--labels", default=labels, metavar="CSV",
                            help="the label CSV: a path, or a name inside --data "
@@ -60,12 +60,18 @@ def find_path(text, data, *, option, what, folder=False):
     return None
 
 
+def _places_looked(text, data):
+    """Where :func:`find_path` looked for ``text``, each place once."""
+    given = Path(text)
+    if given.is_absolute() or (data / given).resolve() == given.resolve():
+        return [str(given)]
+    return [f"{given} (from the current folder)", str(data / given)]
+
+
 def labels_file(text, data, option="--labels"):
     found = find_path(text, data, option=option, what="label file")
     if found is None:
-        given = Path(text)
-        places = ([str(given)] if given.is_absolute() else
-                  [f"{given} (from the current folder)", str(data / given)])
+        places = _places_looked(text, data)
         csvs = sorted(p.name for p in data.glob("*.csv"))[:6]
         hint = (f"; {data} holds {', '.join(csvs)}" if csvs else f"; {data} holds no CSV file")
         raise CommandError(f"the label file {option} {text} was not found (looked for "
@@ -95,9 +101,7 @@ def image_folder(text, data, option="--image-dir"):
         return None
     found = find_path(text, data, option=option, what="image folder", folder=True)
     if found is None:
-        given = Path(text)
-        places = ([str(given)] if given.is_absolute() else
-                  [f"{given} (from the current folder)", str(data / given)])
+        places = _places_looked(text, data)
         raise CommandError(f"the image folder {option} {text} was not found (looked for "
                            f"{' and '.join(places)}){_suggest(data)}")
     return found

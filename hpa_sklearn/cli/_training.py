@@ -43,7 +43,7 @@ def _parse_weights(text):
     return None if text.lower() == "none" else text
 
 
-def add_training_options(parser, *, image_size=64):
+def add_training_options(parser, *, image_size=64, time_budget=False):
     group = parser.add_argument_group("model and training")
     group.add_argument("--image-size", type=number(int, 32), default=image_size,
                        help="image side in px, >= 32 (default: %(default)s)")
@@ -62,10 +62,11 @@ def add_training_options(parser, *, image_size=64):
     group.add_argument("--epochs", type=number(int, 1), default=None,
                        help="training epochs (default: the recipe's); with --time-budget the "
                             "most it may train")
-    group.add_argument("--time-budget", type=duration, default=None, metavar="DURATION",
-                       help="train for this long instead of counting epochs: 90, 90s, 10m, 2h "
-                            "(the whole command's training, shared by its fits; schedules are "
-                            "stretched to the epochs that fit)")
+    if time_budget:
+        group.add_argument("--time-budget", type=duration, default=None, metavar="DURATION",
+                           help="train for this long instead of counting epochs: 90, 90s, 10m, "
+                                "2h (the whole command's training, shared by its fits; "
+                                "schedules are stretched to the epochs that fit)")
     group.add_argument("--batch-size", type=number(int, 1), default=None,
                        help="default: the recipe's")
     group.add_argument("--learning-rate", type=number(float, 0, low_open=True), default=None,

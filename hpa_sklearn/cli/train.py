@@ -24,7 +24,7 @@ def add_parser(subparsers):
                     "folder. Interrupted (Ctrl-C, SIGTERM, a kill), the same command continues "
                     "from the last checkpoint.")
     add_data_options(parser)
-    add_training_options(parser)
+    add_training_options(parser, time_budget=True)
     group = parser.add_argument_group("thresholds and ensembles")
     group.add_argument("--tune-thresholds", action="store_true", default=True,
                        help="tune one threshold per class for macro F1 (the default)")

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..exceptions import InputError
+
 # file extensions tried, in order, for image_format="auto"
 IMAGE_EXTENSIONS = {"png": (".png",), "jpg": (".jpg", ".jpeg"), "tif": (".tif", ".tiff")}
 AUTO_ORDER = ("png", "jpg", "tif")
@@ -21,7 +23,7 @@ _COLOUR_PLANES = {
 }
 
 
-class ImageFileError(ValueError):
+class ImageFileError(InputError):
     """An image file that cannot be used: unreadable, truncated, or of the wrong kind."""
 
 

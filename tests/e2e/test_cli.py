@@ -140,6 +140,31 @@ def test_missing_files_is_a_clean_error(tmp_path, capsys):
     assert not (tmp_path / "m").exists() and not (tmp_path / "m.checkpoints").exists()
 
 
+def test_a_truncated_image_is_a_clean_error_before_training(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    data = make_hpa_like(4, 32, random_state=0)
+    write_kaggle_layout(broken, data.images, data.ids, data.target)
+    image = broken / "train" / f"{data.ids[1]}_green.png"
+    image.write_bytes(image.read_bytes()[:40])  # the header survives, the pixels do not
+    status, _, err = run_cli(capsys, "train", "--data", broken, *FAST, "--cache-dir",
+                             tmp_path / "c", "--out", tmp_path / "m")
+    _assert_clean_error(status, err, image.name)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.checkpoints").exists()
+
+
+def test_data_defaults_to_the_current_folder(kaggle_data, tmp_path, capsys, monkeypatch):
+    """Without --data, a relative --labels is looked for in the current folder (once, not
+    twice) and the data folder is the current folder."""
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli(capsys, "train", "--labels", "nope.csv", *FAST,
+                             "--out", tmp_path / "m")
+    _assert_clean_error(status, err, "was not found (looked for nope.csv);")
+    monkeypatch.chdir(kaggle_data)
+    status, _, err = run_cli(capsys, "train", "--labels", "nope.csv", *FAST,
+                             "--out", tmp_path / "m")
+    _assert_clean_error(status, err, "train.csv")  # the CSVs of the current folder, as hints
+
+
 def test_bad_label_row_is_a_clean_error(kaggle_data, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     frame = pd.read_csv(kaggle_data / "train.csv")
