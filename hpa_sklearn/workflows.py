@@ -187,7 +187,10 @@ def train_model(X, Y, classifier, *, tune_thresholds=True, cv=0.2, ensemble=Fals
                     run["thresholds_pending"] = True
                     save(classifier)
                     say(f"Model saved in {out} (threshold 0.5) while the thresholds are tuned.")
-                say(f"Training the {where} fold models of {name}"
+                models = (f"the {where} fold models" if where != "given folds" else
+                          "the model of the given split" if _n_folds(splitter, X, Y) == 1 else
+                          "the models of the given folds")
+                say(f"Training {models} of {name}"
                     + (" (kept as the ensemble)" if ensemble else "")
                     + " and tuning per-class thresholds on their predictions.")
                 tuner = MultilabelThresholdTuner(

@@ -11,6 +11,8 @@ from ._base import choice, duration, keras_verbose, metavar, number, say
 from ._training import DEFAULT_RECIPE
 
 HELP = "the whole job on the embedded synthetic data"
+# seconds of training when neither --epochs nor --time-budget is given
+DEFAULT_BUDGET = 360
 
 
 def add_parser(subparsers):
@@ -31,9 +33,13 @@ def add_parser(subparsers):
     parser.add_argument("--image-size", type=number(int, 32), default=32,
                         help="default: %(default)s")
     parser.add_argument("--epochs", type=number(int, 1), default=None,
-                        help="default: the recipe's")
+                        help="train exactly this many epochs (default: the recipe's, within "
+                             "the time budget)")
     parser.add_argument("--time-budget", type=duration, default=None, metavar="DURATION",
-                        help="train for this long instead (e.g. 3m)")
+                        help="train for at most this long, e.g. 3m (default: "
+                             f"{DEFAULT_BUDGET // 60:.0f}m unless --epochs is given, so that "
+                             "the demo takes about 10 minutes on a 2-core CPU; a faster "
+                             "machine stops at the recipe's epochs sooner)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="decoding processes")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.set_defaults(handler=run)
@@ -55,6 +61,9 @@ def run(args):
     checkpoints = out.with_name(out.name + ".checkpoints")
     created_checkpoints = True  # OUT.checkpoints: the library's name; removed when left empty
     started = time.perf_counter()
+    budget = args.time_budget
+    if budget is None and args.epochs is None:
+        budget = DEFAULT_BUDGET
     overrides = {"epochs": args.epochs} if args.epochs else {}
     classifier = make_classifier(args.recipe, weights=None, random_state=args.seed,
                                  verbose=keras_verbose(), checkpoint_dir=checkpoints,
@@ -80,7 +89,7 @@ def run(args):
         say(f"      {device_summary()}")
         result = train_model(
             X[fit_rows], Y[fit_rows], classifier, cv=split, ensemble=True,
-            time_budget=args.time_budget, random_state=args.seed,
+            time_budget=budget, random_state=args.seed,
             run={"command": "demo", "recipe": args.recipe, "backbone": classifier.backbone,
                  "image_size": args.image_size, "channels": list(data.channels),
                  "data": "make_hpa_like (synthetic)", "n_train": int(len(train)),
