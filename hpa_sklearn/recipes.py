@@ -51,8 +51,9 @@ RECIPES = {
     entry.name: entry
     for entry in (
         Recipe("cpu", _SMALLCNN,
-               "the configuration that measures best on a CPU (docs/benchmarks.md, 'The default "
-               "recipe'): today the small batch-normalized CNN of 'smallcnn'"),
+               "the configuration that measures best on a CPU (docs/benchmarks.md, 'Recipes at "
+               "equal wall-clock' and 'The default recipe and the demo'): today the small "
+               "batch-normalized CNN of 'smallcnn'"),
         Recipe("smallcnn", _SMALLCNN,
                "a small batch-normalized CNN from scratch, one-cycle schedule at the rate lr_find "
                "suggests, flips and right-angle rotations, 8-view test-time augmentation"),
