@@ -165,6 +165,50 @@ def test_data_defaults_to_the_current_folder(kaggle_data, tmp_path, capsys, monk
     _assert_clean_error(status, err, "train.csv")  # the CSVs of the current folder, as hints
 
 
+def test_version(capsys):
+    from hpa_sklearn import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hpa-sklearn {__version__}"
+
+
+def test_a_wrong_data_folder_is_named_in_one_line(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "train", "--data", tmp_path / "no-such-folder", *FAST,
+                             "--out", tmp_path / "m")
+    _assert_clean_error(status, err, f"the data folder --data {tmp_path / 'no-such-folder'} "
+                                     "does not exist")
+    assert not (tmp_path / "m").exists()
+
+
+def test_relative_paths_are_taken_from_the_current_folder_first(kaggle_data, image_cache,
+                                                                tmp_path, capsys, monkeypatch):
+    """--labels and --image-dir relative to the current folder, --data elsewhere: the command
+    uses the current folder's files; a misspelt --image-dir is reported with the folders nearby
+    that hold channel images."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(kaggle_data / "train", work / "my-images")
+    shutil.copy(kaggle_data / "train.csv", work / "my-labels.csv")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    status, _, err = run_cli(capsys, "train", "--data", elsewhere, "--labels", "my-labels.csv",
+                             "--image-dir", "my-imgs", *FAST, "--out", tmp_path / "m")
+    _assert_clean_error(status, err, "--image-dir my-imgs was not found",
+                        str(elsewhere / "my-imgs"))
+    status, _, err = run_cli(capsys, "train", "--data", ".", "--labels", "my-labels.csv",
+                             "--image-dir", "my-imgs", *FAST, "--out", tmp_path / "m")
+    _assert_clean_error(status, err, "my-images")  # the folder nearby that holds the images
+    status, _, err = run_cli(capsys, "train", "--data", elsewhere, "--labels", "my-labels.csv",
+                             "--image-dir", "my-images", *FAST, "--no-tune-thresholds",
+                             "--cache-dir", image_cache, "--out", tmp_path / "m")
+    assert status == 0, err
+    assert read_run(tmp_path / "m")["n_train"] == len(pd.read_csv(work / "my-labels.csv"))
+
+
 def test_bad_label_row_is_a_clean_error(kaggle_data, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     frame = pd.read_csv(kaggle_data / "train.csv")
