@@ -3,7 +3,22 @@
 from pathlib import Path
 
 from .._constants import N_CLASSES
-from ._base import CommandError
+from .._engine.tta import TTA_MODES
+from ._base import FROM_MODEL, CommandError, choice, metavar
+
+_TTA_HELP = "test-time augmentation (default: the model's own setting)"
+
+
+def add_model_option(parser):
+    """``--model FOLDER``, the option of every command that uses a trained model."""
+    parser.add_argument("--model", required=True, metavar="FOLDER",
+                        help="model folder from 'train'")
+
+
+def add_tta_option(parser, help=_TTA_HELP):
+    """``--tta``: the model's own test-time augmentation unless given."""
+    parser.add_argument("--tta", type=choice(TTA_MODES, none=True), default=FROM_MODEL,
+                        metavar=metavar(TTA_MODES, none=True), help=help)
 
 
 def classifiers_of(model):

@@ -3,11 +3,16 @@
 import hashlib
 from pathlib import Path
 
-from .._engine.tta import TTA_MODES
 from .._io.ownership import check_output_folder
-from ._base import FROM_MODEL, CommandError, choice, keras_verbose, metavar, say
+from ._base import FROM_MODEL, CommandError, keras_verbose, say
 from ._data import add_data_options, input_paths, load
-from ._model import open_model, set_prediction, thresholds_of
+from ._model import (
+    add_model_option,
+    add_tta_option,
+    open_model,
+    set_prediction,
+    thresholds_of,
+)
 
 HELP = "write the evaluation report"
 
@@ -18,14 +23,11 @@ def add_parser(subparsers):
         description="Evaluate a model folder on labelled data: macro F1 with a bootstrap "
                     "confidence interval, per-class table, plots (an HTML report).")
     add_data_options(parser)
-    parser.add_argument("--model", required=True, metavar="FOLDER",
-                        help="model folder from 'train'")
+    add_model_option(parser)
     parser.add_argument("--out", required=True, metavar="FOLDER", help="report folder to write")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tta", type=choice(TTA_MODES, none=True), default=FROM_MODEL,
-                        metavar=metavar(TTA_MODES, none=True),
-                        help="test-time augmentation (default: the model's own setting)")
+    add_tta_option(parser)
     parser.set_defaults(handler=run)
 
 

@@ -4,10 +4,10 @@ heatmaps as .npy, and a small HTML and JSON)."""
 from pathlib import Path
 
 from .._engine.explain import METHODS
-from .._engine.tta import TTA_MODES
 from .._io.ownership import check_output_folder
 from ._base import FROM_MODEL, CommandError, choice, metavar, number, say
 from ._data import add_data_options, data_folder, image_folder, input_paths, labels_file
+from ._model import add_model_option, add_tta_option
 
 HELP = "show where a model sees each class in chosen images"
 
@@ -21,8 +21,7 @@ def add_parser(subparsers):
                     "heatmap per class), heatmaps.npy (n_images, n_classes, height, width), "
                     "explain.json (ids, classes of each heatmap, probabilities) and index.html.")
     add_data_options(parser)
-    parser.add_argument("--model", required=True, metavar="FOLDER",
-                        help="model folder from 'train'")
+    add_model_option(parser)
     chosen = parser.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--ids", nargs="+", metavar="ID", help="the image ids to explain")
     chosen.add_argument("--ids-file", metavar="CSV",
@@ -39,9 +38,7 @@ def add_parser(subparsers):
                              "predicted ones)")
     parser.add_argument("--max-classes", type=number(int, 1), default=4,
                         help="most classes per image without --classes (default: %(default)s)")
-    parser.add_argument("--tta", type=choice(TTA_MODES, none=True), default=FROM_MODEL,
-                        metavar=metavar(TTA_MODES, none=True),
-                        help="test-time augmentation (default: the model's own setting)")
+    add_tta_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -96,7 +93,11 @@ def run(args):
     from .._io import atomic
     from .._io.ownership import replaceable, write_marker
     from ..report._gallery import gallery_page, listed_classes, plot_gallery
-    from ._model import open_model, set_prediction, thresholds_of
+    from ._model import (
+        open_model,
+        set_prediction,
+        thresholds_of,
+    )
 
     inputs = input_paths(args, "data", "model", "ids_file")
     out = check_output_folder(args.out, kinds="explain", option="--out",

@@ -2,10 +2,9 @@
 raw image array, with its metadata, for use outside Python."""
 
 from .._engine.export import FORMATS, check_export_options
-from .._engine.tta import TTA_MODES
 from .._io.ownership import check_output_folder
 from ._base import FROM_MODEL, choice, metavar, say
-from ._model import open_model
+from ._model import add_model_option, add_tta_option, open_model
 
 HELP = "export a model for use outside Python (ONNX, SavedModel)"
 
@@ -18,17 +17,14 @@ def add_parser(subparsers):
                     "probabilities, with hpa-sklearn-export.json beside it (class names, "
                     "thresholds, input contract, file digests). Load it with "
                     "hpa_sklearn.load_exported, or with onnxruntime from any language.")
-    parser.add_argument("--model", required=True, metavar="FOLDER",
-                        help="model folder from 'train'")
+    add_model_option(parser)
     parser.add_argument("--format", type=choice(FORMATS), default="onnx",
                         metavar=metavar(FORMATS),
                         help="onnx: model.onnx for onnxruntime; saved_model: a TensorFlow "
                              "SavedModel folder (default: %(default)s)")
     parser.add_argument("--out", required=True, metavar="FOLDER",
                         help="folder to write: new, empty, or an earlier export (replaced)")
-    parser.add_argument("--tta", type=choice(TTA_MODES, none=True), default=FROM_MODEL,
-                        metavar=metavar(TTA_MODES, none=True),
-                        help="test-time augmentation folded into the graph (default: the "
+    add_tta_option(parser, help="test-time augmentation folded into the graph (default: the "
                              "model's own setting)")
     parser.set_defaults(handler=run)
 

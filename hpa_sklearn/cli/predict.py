@@ -1,10 +1,9 @@
 """``hpa-sklearn predict``: a Kaggle submission from a model folder."""
 
-from .._engine.tta import TTA_MODES
 from .._io.ownership import check_output_file
-from ._base import FROM_MODEL, CommandError, choice, keras_verbose, metavar, say
+from ._base import FROM_MODEL, CommandError, keras_verbose, say
 from ._data import add_data_options, data_folder, labels_file, load
-from ._model import open_model, set_prediction
+from ._model import add_model_option, add_tta_option, open_model, set_prediction
 
 HELP = "write a Kaggle submission"
 
@@ -15,8 +14,7 @@ def add_parser(subparsers):
         description="Predict every id of a template CSV and write a valid Kaggle submission in "
                     "the template's order.")
     add_data_options(parser, labels=None)
-    parser.add_argument("--model", required=True, metavar="FOLDER",
-                        help="model folder from 'train'")
+    add_model_option(parser)
     parser.add_argument("--ids", default="sample_submission.csv", metavar="CSV",
                         help="template CSV with the ids to predict: a path, or a name inside "
                              "--data (default: %(default)s)")
@@ -26,9 +24,7 @@ def add_parser(subparsers):
                              "of this command)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="allow rows with no label (default: at least the top class)")
-    parser.add_argument("--tta", type=choice(TTA_MODES, none=True), default=FROM_MODEL,
-                        metavar=metavar(TTA_MODES, none=True),
-                        help="test-time augmentation (default: the model's own setting)")
+    add_tta_option(parser)
     parser.set_defaults(handler=run)
 
 
