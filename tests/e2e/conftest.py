@@ -2,22 +2,9 @@
 cache and one model folder trained by ``hpa-sklearn train`` with its defaults (the "cpu" recipe,
 thresholds tuned on a 20 % hold-out), made once per test process."""
 
-import sys
-
 import pytest
 
 from ._helpers import FAST, write_kaggle
-
-
-@pytest.fixture(autouse=True)
-def _release_keras_graphs():
-    """The suite's clean-up of Keras' global state after each test (tests/conftest.py), without
-    its garbage collection: ``clear_session()`` collects the whole heap, 1-2 s after every test
-    of a process that holds TensorFlow, while the state itself clears in milliseconds. Most
-    tests here run their networks in subprocesses."""
-    yield
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session(free_memory=False)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ SCRIPTS = {
     "bench_speed": ("bench_speed", ["--n", "16", "--batch-size", "8"]),
     "bench_loader": ("bench_loader", ["--n-jobs", "1"]),
     "bench_search_cost": ("bench_search_cost", []),
-    "bench_macro_f1": ("bench_macro_f1", ["--n", "40"]),
+    "bench_macro_f1": ("bench_macro_f1", ["--n", "40", "--budget", "16"]),  # 1 epoch a row
     "bench_thresholds": ("bench_thresholds", []),
     "bench_search_memory": ("bench_search_memory", ["--n-samples", "16"]),
     "bench_full_size": ("bench_full_size", ["--n-train", "16", "--n-test", "8", "--n-hpav18", "2",

@@ -70,9 +70,10 @@ LEGACY = ("0.1 classifier folder", "0.1 command line folder", "0.1 fold ensemble
 NAMES = [*CASES, CLI_MODEL, *LEGACY]
 
 
-def fit_and_save(cases, root, X, Y):
+def fit_and_save(cases, root, X, Y, also=None):
     """Fit each case, save it to ``root/case-i``; (folders, probabilities, predictions, models'
-    (threshold, at_least_one_label), seconds), no network kept alive."""
+    (threshold, at_least_one_label), seconds), no network kept alive. ``also(name, model)``, if
+    given, runs on each fitted model after it is saved."""
     import warnings
 
     import keras
@@ -86,6 +87,8 @@ def fit_and_save(cases, root, X, Y):
         folders[name] = root / f"case-{i}"
         model.save(folders[name])
         proba[name], predicted[name] = model.predict_proba(X), model.predict(X)
+        if also is not None:
+            also(name, model)
         decision[name] = (getattr(model, "threshold", None),
                           getattr(model, "at_least_one_label", None))
         del model

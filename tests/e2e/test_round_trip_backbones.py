@@ -4,7 +4,12 @@
 that imports nothing but ``hpa_sklearn`` and predicts exactly what the saving process predicted.
 Each fit also carries one kind of augmentation (their layers are part of the saved network) and
 one more option. The large backbones are slow to build and trace (minutes on two cores), hence
-a file of their own: it runs beside the others under pytest-xdist."""
+a file of their own: it runs beside the others under pytest-xdist.
+
+The same fitted models of the heavy backbones (ResNet50, DenseNet121, EfficientNetV2B0) are also
+exported, to ONNX and to a TensorFlow SavedModel, and the exported graph must give the
+probabilities ``predict_proba`` gives (1e-4): the export parity of the other backbones is in
+``tests/integration/test_export.py``; fitting these networks twice would cost minutes."""
 
 import numpy as np
 import pytest
@@ -48,23 +53,65 @@ def test_every_backbone_is_a_case():
         assert backbone in names, backbone
 
 
+#: the backbones whose export parity is checked here, on the round trip's fitted models
+HEAVY = ("resnet50", "densenet121", "efficientnetv2b0")
+EXPORT_FORMATS = ("onnx", "saved_model")
+EXPORT_TOL = 1e-4
+
+
+def _export_parity(X, folder):
+    """``also`` for :func:`fit_and_save`: each heavy backbone's model exported in every format,
+    {(case, format): largest difference from ``predict_proba`` on 3 images}."""
+    from hpa_sklearn import load_exported
+
+    diffs = {}
+
+    def export(name, model):
+        if model.backbone not in HEAVY:
+            return
+        reference = model.predict_proba(X[:3])
+        for fmt in EXPORT_FORMATS:
+            path = model.export(folder / f"{model.backbone}-{fmt}", format=fmt, tta=None)
+            exported = load_exported(path).predict_proba(X[:3])
+            assert exported.shape == reference.shape, (name, fmt)
+            diffs[name, fmt] = float(np.abs(exported.astype(np.float64) - reference).max())
+
+    return export, diffs
+
+
 @pytest.fixture(scope="module")
 def round_trip(tmp_path_factory):
     root = tmp_path_factory.mktemp("round-trip-backbones")
     X, Y = make_hpa_like(n_samples=16, image_size=32, random_state=0, return_X_y=True)
-    folders, proba, predicted, _, seconds = fit_and_save(CASES, root, X, Y)
-    print("seconds to fit, save and predict:", seconds)
+    export, export_diffs = _export_parity(X, tmp_path_factory.mktemp("exported-backbones"))
+    folders, proba, predicted, _, seconds = fit_and_save(CASES, root, X, Y, also=export)
+    print("seconds to fit, save, predict (and export):", seconds)
     before = snapshot(root)
     work = tmp_path_factory.mktemp("fresh-process-backbones")
     results, errors, output = predict_in_a_fresh_process(folders, X, work)
     print(output)
-    return proba, predicted, results, errors, before == snapshot(root)
+    return proba, predicted, results, errors, before == snapshot(root), export_diffs
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_saved_backbone_predicts_the_same_in_a_fresh_process(name, round_trip):
-    proba, predicted, results, errors, unchanged = round_trip
+    proba, predicted, results, errors, unchanged, _ = round_trip
     assert name not in errors, errors[name]
     np.testing.assert_array_equal(results[name], proba[name])
     np.testing.assert_array_equal(results[name + " :: predict"], predicted[name])
     assert unchanged  # loading wrote nothing into the saved folders
+
+
+def test_every_heavy_backbone_is_exported():
+    assert {make().backbone for make in CASES.values()} >= set(HEAVY)
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+@pytest.mark.parametrize("backbone", HEAVY)
+def test_a_heavy_backbone_exports_what_it_predicts(backbone, fmt, round_trip):
+    """ONNX (onnxruntime) and SavedModel (TensorFlow) give ``predict_proba``'s probabilities."""
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed: pip install "
+                                              "-e '.[export]'")
+    *_, diffs = round_trip
+    (name,) = [name for name in CASES if name.startswith(backbone + ",")]
+    assert diffs[name, fmt] <= EXPORT_TOL

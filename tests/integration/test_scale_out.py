@@ -30,9 +30,9 @@ _DATA_PARALLEL = textwrap.dedent("""
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from hpa_sklearn import HPAClassifier
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (48, 32, 32, 4), dtype=np.uint8)
-    Y = (rng.random((48, 28)) < 0.2).astype(np.uint8)
-    params = dict(backbone=sys.argv[2], weights=None, epochs=2, batch_size=16, hidden_units=16,
+    X = rng.integers(0, 256, (32, 32, 32, 4), dtype=np.uint8)  # two steps of 16 images
+    Y = (rng.random((32, 28)) < 0.2).astype(np.uint8)
+    params = dict(backbone=sys.argv[2], weights=None, epochs=1, batch_size=16, hidden_units=16,
                   verbose=0, random_state=0, dropout=float(sys.argv[1]))
     one = HPAClassifier(**params).fit(X, Y)
     two = HPAClassifier(**params, distribution="data_parallel").fit(X, Y)
