@@ -178,15 +178,13 @@ def _pilot(args, workdir):
                                                 seed=args.pilot_seed, batch_size=args.batch_size),
             X_train, Y_train, args.pilot_seed)
         epochs = _epochs_in(budget, per_epoch * scale, overhead)
-        if args.quick:
-            epochs = min(epochs, 2)
-        entry = {"lr_suggested": found.suggestion, "learning_rate": lr,
-                 "seconds_per_epoch": per_epoch * scale, "overhead_s": overhead,
-                 "epochs": epochs, "schedules": {}}
         # the schedules are compared on the pilot's half-size data, for the same time share
         pilot_epochs = _epochs_in(budget / scale, per_epoch, overhead)
         if args.quick:  # a smoke test of every step: its figures mean nothing anyway
-            pilot_epochs = min(pilot_epochs, 2)
+            epochs, pilot_epochs = min(epochs, 2), min(pilot_epochs, 2)
+        entry = {"lr_suggested": found.suggestion, "learning_rate": lr,
+                 "seconds_per_epoch": per_epoch * scale, "overhead_s": overhead,
+                 "epochs": epochs, "schedules": {}}
         for schedule in args.schedules:
             clf = _modern(backbone, lr=lr, schedule=schedule, epochs=pilot_epochs,
                           seed=args.pilot_seed, batch_size=args.batch_size)

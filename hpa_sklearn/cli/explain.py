@@ -7,7 +7,13 @@ from .._engine.explain import METHODS
 from .._io.ownership import check_output_folder
 from ._base import FROM_MODEL, CommandError, choice, metavar, number, say
 from ._data import add_data_options, data_folder, image_folder, input_paths, labels_file
-from ._model import add_model_option, add_tta_option
+from ._model import (
+    add_model_option,
+    add_tta_option,
+    open_model,
+    set_prediction,
+    thresholds_of,
+)
 
 HELP = "show where a model sees each class in chosen images"
 
@@ -93,11 +99,6 @@ def run(args):
     from .._io import atomic
     from .._io.ownership import replaceable, write_marker
     from ..report._gallery import gallery_page, listed_classes, plot_gallery
-    from ._model import (
-        open_model,
-        set_prediction,
-        thresholds_of,
-    )
 
     inputs = input_paths(args, "data", "model", "ids_file")
     out = check_output_folder(args.out, kinds="explain", option="--out",

@@ -4,7 +4,7 @@ HPAVGG16Classifier) scored by ``cross_val_score`` with the macro-F1 scorer on
 multilabel-stratified folds, searched by ``GridSearchCV`` over a slice of the report's table and
 given per-class thresholds by ``MultilabelThresholdTuner``. The tests check what it computed:
 the search's candidates, the scores repeated exactly by the same folds and seeds, and the tuned
-thresholds on images the example never saw.
+thresholds on the out-of-fold probabilities they were tuned on and on new images.
 
 Every other test trains the small CNN where the backbone is not the subject; this module is the
 one place the report's network goes through the whole model-selection path.
