@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # One thread in each of TensorFlow's two thread pools, in every process of the suite (the two
 # pytest-xdist workers and the processes they start inherit it): two workers share two cores, and
-# more threads per process only spin and wait for one another. Measured in docs/code-organisation.md.
+# the suite measured faster and used less CPU time so (docs/code-organisation.md).
 for _pool in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
     os.environ.setdefault(_pool, "1")
 
